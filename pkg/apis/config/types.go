@@ -1,0 +1,52 @@
+package config
+
+import (
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// GPUModelArgs configures the GPUModel plugin.
+type GPUModelArgs struct {
+	metav1.TypeMeta
+
+	// ModelLabel is the node label whose value names the node's GPU model.
+	ModelLabel string
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// InterconnectArgs configures the Interconnect plugin.
+type InterconnectArgs struct {
+	metav1.TypeMeta
+
+	// Interconnects are the premium interconnects Pods may ask for, and how nodes show they have them.
+	Interconnects []InterconnectType
+}
+
+// InterconnectType is one interconnect, such as InfiniBand, and the node labels that reveal it.
+type InterconnectType struct {
+	// Name is what Pods write in their interconnect annotations, lower case, e.g. "infiniband".
+	Name string
+	// NodeLabels: a node has this interconnect when any of them matches.
+	NodeLabels []NodeLabel
+}
+
+// NodeLabel matches a node label by key, and by value unless Value is empty.
+type NodeLabel struct {
+	Key   string
+	Value string
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// AntiStrandingArgs configures the AntiStranding plugin.
+type AntiStrandingArgs struct {
+	metav1.TypeMeta
+
+	// CPUPerGPU is the CPU held back for GPU Pods per free GPU on a GPU node.
+	CPUPerGPU resource.Quantity
+	// MemoryPerGPU is the memory held back for GPU Pods per free GPU on a GPU node.
+	MemoryPerGPU resource.Quantity
+}

@@ -1,0 +1,53 @@
+package v1
+
+import (
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
+)
+
+var (
+	// DefaultCPUPerGPU is a conservative hold-back: most GPU Pods ask for a few cores per GPU.
+	DefaultCPUPerGPU = resource.MustParse("2")
+	// DefaultMemoryPerGPU likewise.
+	DefaultMemoryPerGPU = resource.MustParse("8Gi")
+)
+
+// DefaultInterconnects returns the interconnects known when none are configured.
+func DefaultInterconnects() []InterconnectType {
+	return []InterconnectType{
+		{Name: "infiniband", NodeLabels: []NodeLabel{{Key: gpu.InterconnectLabelPrefix + "infiniband", Value: "true"}}},
+		{Name: "roce", NodeLabels: []NodeLabel{{Key: gpu.InterconnectLabelPrefix + "roce", Value: "true"}}},
+		{Name: "nvlink", NodeLabels: []NodeLabel{
+			{Key: gpu.InterconnectLabelPrefix + "nvlink", Value: "true"},
+			{Key: "nvidia.com/gpu.clique"},
+		}},
+	}
+}
+
+// SetDefaults_GPUModelArgs sets the default node label for the GPU model.
+func SetDefaults_GPUModelArgs(obj *GPUModelArgs) {
+	if obj.ModelLabel == nil {
+		label := gpu.DefaultModelLabel
+		obj.ModelLabel = &label
+	}
+}
+
+// SetDefaults_InterconnectArgs sets the default interconnects.
+func SetDefaults_InterconnectArgs(obj *InterconnectArgs) {
+	if obj.Interconnects == nil {
+		obj.Interconnects = DefaultInterconnects()
+	}
+}
+
+// SetDefaults_AntiStrandingArgs sets the default CPU and memory held back per free GPU.
+func SetDefaults_AntiStrandingArgs(obj *AntiStrandingArgs) {
+	if obj.CPUPerGPU == nil {
+		q := DefaultCPUPerGPU.DeepCopy()
+		obj.CPUPerGPU = &q
+	}
+	if obj.MemoryPerGPU == nil {
+		q := DefaultMemoryPerGPU.DeepCopy()
+		obj.MemoryPerGPU = &q
+	}
+}

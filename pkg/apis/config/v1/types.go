@@ -1,0 +1,55 @@
+package v1
+
+import (
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// GPUModelArgs configures the GPUModel plugin.
+type GPUModelArgs struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// ModelLabel is the node label whose value names the node's GPU model.
+	// Default: nvidia.com/gpu.product, as NVIDIA GPU Feature Discovery writes it.
+	ModelLabel *string `json:"modelLabel,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// InterconnectArgs configures the Interconnect plugin.
+type InterconnectArgs struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// Interconnects are the premium interconnects Pods may ask for, and how nodes show they have them.
+	// Default: infiniband, roce and nvlink, each revealed by interconnect.gpu-scheduler.io/<name>=true;
+	// nvlink also by NVIDIA GPU Feature Discovery's nvidia.com/gpu.clique label.
+	Interconnects []InterconnectType `json:"interconnects,omitempty"`
+}
+
+// InterconnectType is one interconnect, such as InfiniBand, and the node labels that reveal it.
+type InterconnectType struct {
+	// Name is what Pods write in their interconnect annotations, lower case, e.g. "infiniband".
+	Name string `json:"name"`
+	// NodeLabels: a node has this interconnect when any of them matches.
+	NodeLabels []NodeLabel `json:"nodeLabels"`
+}
+
+// NodeLabel matches a node label by key, and by value unless Value is empty.
+type NodeLabel struct {
+	Key   string `json:"key"`
+	Value string `json:"value,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// AntiStrandingArgs configures the AntiStranding plugin.
+type AntiStrandingArgs struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// CPUPerGPU is the CPU held back for GPU Pods per free GPU on a GPU node. Default: 2.
+	CPUPerGPU *resource.Quantity `json:"cpuPerGPU,omitempty"`
+	// MemoryPerGPU is the memory held back for GPU Pods per free GPU on a GPU node. Default: 8Gi.
+	MemoryPerGPU *resource.Quantity `json:"memoryPerGPU,omitempty"`
+}

@@ -1,0 +1,75 @@
+// Package validation checks plugin args after defaulting, returning errors that name the field.
+package validation
+
+import (
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
+)
+
+// MaxInterconnects bounds the configured interconnects, so a node's set of them fits one machine word.
+const MaxInterconnects = 64
+
+// ValidateGPUModelArgs validates GPUModel's args.
+func ValidateGPUModelArgs(path *field.Path, args *config.GPUModelArgs) error {
+	return validateLabelKey(path.Child("modelLabel"), args.ModelLabel).ToAggregate()
+}
+
+// ValidateInterconnectArgs validates Interconnect's args: unique lower-case names, each revealed by at
+// least one well-formed node label.
+func ValidateInterconnectArgs(path *field.Path, args *config.InterconnectArgs) error {
+	var errs field.ErrorList
+	if n := len(args.Interconnects); n > MaxInterconnects {
+		errs = append(errs, field.TooMany(path.Child("interconnects"), n, MaxInterconnects))
+	}
+	names := sets.New[string]()
+	for i, ic := range args.Interconnects {
+		p := path.Child("interconnects").Index(i)
+		switch {
+		case ic.Name == "":
+			errs = append(errs, field.Required(p.Child("name"), "an interconnect needs a name"))
+		case len(validation.IsDNS1123Label(ic.Name)) > 0:
+			errs = append(errs, field.Invalid(p.Child("name"), ic.Name, "must be a lower-case DNS label, e.g. infiniband"))
+		case names.Has(ic.Name):
+			errs = append(errs, field.Duplicate(p.Child("name"), ic.Name))
+		}
+		names.Insert(ic.Name)
+		if len(ic.NodeLabels) == 0 {
+			errs = append(errs, field.Required(p.Child("nodeLabels"), "at least one node label must reveal the interconnect"))
+		}
+		for j, l := range ic.NodeLabels {
+			lp := p.Child("nodeLabels").Index(j)
+			errs = append(errs, validateLabelKey(lp.Child("key"), l.Key)...)
+			for _, msg := range validation.IsValidLabelValue(l.Value) {
+				errs = append(errs, field.Invalid(lp.Child("value"), l.Value, msg))
+			}
+		}
+	}
+	return errs.ToAggregate()
+}
+
+// ValidateAntiStrandingArgs validates AntiStranding's args: hold-backs are not negative.
+func ValidateAntiStrandingArgs(path *field.Path, args *config.AntiStrandingArgs) error {
+	var errs field.ErrorList
+	errs = append(errs, validateNonNegative(path.Child("cpuPerGPU"), args.CPUPerGPU)...)
+	errs = append(errs, validateNonNegative(path.Child("memoryPerGPU"), args.MemoryPerGPU)...)
+	return errs.ToAggregate()
+}
+
+func validateLabelKey(p *field.Path, key string) field.ErrorList {
+	if key == "" {
+		return field.ErrorList{field.Required(p, "a node label key is required")}
+	}
+	return metav1validation.ValidateLabelName(key, p)
+}
+
+func validateNonNegative(p *field.Path, q resource.Quantity) field.ErrorList {
+	if q.Sign() < 0 {
+		return field.ErrorList{field.Invalid(p, q.String(), "must not be negative")}
+	}
+	return nil
+}

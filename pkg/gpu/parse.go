@@ -1,0 +1,45 @@
+package gpu
+
+import (
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// maxListEntries bounds how many entries an annotation list may hold, so one malformed Pod cannot
+// make every Filter call expensive.
+const maxListEntries = 64
+
+// ParseList splits an annotation value of names separated by '|' or ',' into lower-cased entries.
+// Blank space around entries is ignored; an empty entry, a duplicate, or an entry that is not a valid
+// label value is an error naming the annotation and the entry.
+func ParseList(annotation, value string) ([]string, error) {
+	fields := strings.FieldsFunc(value, func(r rune) bool { return r == '|' || r == ',' })
+	if strings.TrimSpace(value) == "" {
+		return nil, fmt.Errorf("annotation %s: empty list", annotation)
+	}
+	if len(fields) > maxListEntries {
+		return nil, fmt.Errorf("annotation %s: %d entries, at most %d allowed", annotation, len(fields), maxListEntries)
+	}
+	if n := strings.Count(value, "|") + strings.Count(value, ",") + 1; n != len(fields) {
+		return nil, fmt.Errorf("annotation %s: %q has an empty entry", annotation, value)
+	}
+	out := make([]string, 0, len(fields))
+	for _, f := range fields {
+		f = strings.ToLower(strings.TrimSpace(f))
+		if f == "" {
+			return nil, fmt.Errorf("annotation %s: %q has an empty entry", annotation, value)
+		}
+		if errs := validation.IsValidLabelValue(f); len(errs) > 0 {
+			return nil, fmt.Errorf("annotation %s: entry %q is not a valid label value: %s", annotation, f, strings.Join(errs, "; "))
+		}
+		for _, seen := range out {
+			if seen == f {
+				return nil, fmt.Errorf("annotation %s: entry %q appears twice", annotation, f)
+			}
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}

@@ -1,0 +1,182 @@
+// Package antistranding keeps GPUs usable: a free GPU is stranded when its node has no CPU or memory
+// left for a Pod to use it with. Non-GPU Pods may not take the CPU and memory held back for a node's
+// free GPUs (Filter), and every placement is scored by how many GPUs it would strand (Score).
+package antistranding
+
+import (
+	"context"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	resourcehelper "k8s.io/component-helpers/resource"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+	schedutil "k8s.io/kubernetes/pkg/scheduler/util"
+
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config/validation"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/internal/pluginutil"
+)
+
+var (
+	_ framework.PreFilterPlugin   = &AntiStranding{}
+	_ framework.FilterPlugin      = &AntiStranding{}
+	_ framework.PreScorePlugin    = &AntiStranding{}
+	_ framework.ScorePlugin       = &AntiStranding{}
+	_ framework.EnqueueExtensions = &AntiStranding{}
+)
+
+const (
+	// Name is the plugin name used in the scheduler configuration.
+	Name = "AntiStranding"
+
+	preFilterStateKey fwk.StateKey = "PreFilter" + Name
+	preScoreStateKey  fwk.StateKey = "PreScore" + Name
+
+	// ReasonCPUHeldForGPUs: the CPU left on the node is held back for its free GPUs.
+	ReasonCPUHeldForGPUs = "node(s) hold their free CPU back for GPU pods"
+	// ReasonMemoryHeldForGPUs: the memory left on the node is held back for its free GPUs.
+	ReasonMemoryHeldForGPUs = "node(s) hold their free memory back for GPU pods"
+)
+
+// AntiStranding is a Filter and Score plugin against stranded GPUs.
+type AntiStranding struct {
+	milliCPUPerGPU int64
+	memoryPerGPU   int64
+}
+
+// New builds the plugin from AntiStrandingArgs.
+func New(_ context.Context, obj runtime.Object, _ framework.Handle) (framework.Plugin, error) {
+	args, err := pluginutil.DecodeArgs[*config.AntiStrandingArgs](Name, obj)
+	if err != nil {
+		return nil, err
+	}
+	if err := validation.ValidateAntiStrandingArgs(field.NewPath("pluginConfig", Name, "args"), args); err != nil {
+		return nil, err
+	}
+	return &AntiStranding{milliCPUPerGPU: args.CPUPerGPU.MilliValue(), memoryPerGPU: args.MemoryPerGPU.Value()}, nil
+}
+
+// Name returns the plugin name.
+func (*AntiStranding) Name() string { return Name }
+
+// podRequest is the Pod's effective CPU, memory and GPU request, computed once per cycle.
+type podRequest struct {
+	milliCPU, memory, gpus int64
+}
+
+// Clone shares the state: it is never modified after it is written.
+func (s *podRequest) Clone() fwk.StateData { return s }
+
+func requestOf(pod *v1.Pod) *podRequest {
+	reqs := resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{})
+	gpus := reqs[gpu.ResourceName]
+	return &podRequest{milliCPU: reqs.Cpu().MilliValue(), memory: reqs.Memory().Value(), gpus: gpus.Value()}
+}
+
+// PreFilter computes the Pod's request; GPU Pods skip Filter, since the hold-back is theirs to use.
+func (*AntiStranding) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*framework.PreFilterResult, *fwk.Status) {
+	req := requestOf(pod)
+	if req.gpus > 0 {
+		return nil, fwk.NewStatus(fwk.Skip)
+	}
+	cycleState.Write(preFilterStateKey, req)
+	return nil, nil
+}
+
+// PreFilterExtensions returns nil: the state does not depend on other Pods.
+func (*AntiStranding) PreFilterExtensions() framework.PreFilterExtensions { return nil }
+
+// Filter rejects a non-GPU Pod that would dig into the CPU or memory held back for free GPUs.
+func (pl *AntiStranding) Filter(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
+	req, err := pluginutil.ReadState[*podRequest](cycleState, preFilterStateKey)
+	if err != nil {
+		return fwk.AsStatus(err)
+	}
+	_, freeGPUs := gpu.NodeGPUs(nodeInfo)
+	if freeGPUs <= 0 {
+		return nil
+	}
+	cpuLeft, memLeft := leftAfter(nodeInfo, req)
+	if cpuLeft < freeGPUs*pl.milliCPUPerGPU {
+		return fwk.NewStatus(fwk.Unschedulable, ReasonCPUHeldForGPUs)
+	}
+	if memLeft < freeGPUs*pl.memoryPerGPU {
+		return fwk.NewStatus(fwk.Unschedulable, ReasonMemoryHeldForGPUs)
+	}
+	return nil
+}
+
+// PreScore computes the Pod's request for Score.
+func (*AntiStranding) PreScore(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
+	cycleState.Write(preScoreStateKey, requestOf(pod))
+	return nil
+}
+
+// Score is MaxNodeScore less the share of the node's GPUs the placement would leave stranded.
+func (pl *AntiStranding) Score(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
+	req, err := pluginutil.ReadState[*podRequest](cycleState, preScoreStateKey)
+	if err != nil {
+		return 0, fwk.AsStatus(err)
+	}
+	allocatable, free := gpu.NodeGPUs(nodeInfo)
+	if allocatable <= 0 {
+		return framework.MaxNodeScore, nil
+	}
+	cpuLeft, memLeft := leftAfter(nodeInfo, req)
+	stranded := pl.stranded(max(free-req.gpus, 0), cpuLeft, memLeft)
+	return framework.MaxNodeScore * (allocatable - stranded) / allocatable, nil
+}
+
+// ScoreExtensions returns nil: scores are already in [0, MaxNodeScore].
+func (*AntiStranding) ScoreExtensions() framework.ScoreExtensions { return nil }
+
+// stranded counts the free GPUs that the CPU and memory left could not serve at the hold-back rate.
+func (pl *AntiStranding) stranded(freeGPUs, cpuLeft, memLeft int64) int64 {
+	usable := freeGPUs
+	if pl.milliCPUPerGPU > 0 {
+		usable = min(usable, max(cpuLeft, 0)/pl.milliCPUPerGPU)
+	}
+	if pl.memoryPerGPU > 0 {
+		usable = min(usable, max(memLeft, 0)/pl.memoryPerGPU)
+	}
+	return freeGPUs - usable
+}
+
+// leftAfter returns the CPU and memory the node would have unrequested after placing the Pod.
+func leftAfter(nodeInfo fwk.NodeInfo, req *podRequest) (milliCPU, memory int64) {
+	alloc, used := nodeInfo.GetAllocatable(), nodeInfo.GetRequested()
+	return alloc.GetMilliCPU() - used.GetMilliCPU() - req.milliCPU, alloc.GetMemory() - used.GetMemory() - req.memory
+}
+
+// EventsToRegister: the hold-back shrinks when GPUs get used, and CPU or memory frees up when a Pod
+// goes away or shrinks, or a node grows or joins.
+func (pl *AntiStranding) EventsToRegister(_ context.Context) ([]fwk.ClusterEventWithHint, error) {
+	return []fwk.ClusterEventWithHint{
+		{Event: fwk.ClusterEvent{Resource: fwk.Pod, ActionType: fwk.Add | fwk.Delete | fwk.UpdatePodScaleDown}, QueueingHintFn: pl.isSchedulableAfterPodChange},
+		{Event: fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeAllocatable}},
+	}, nil
+}
+
+// isSchedulableAfterPodChange queues the Pod when an assigned Pod took GPUs (shrinking the hold-back)
+// or released CPU or memory.
+func (*AntiStranding) isSchedulableAfterPodChange(logger klog.Logger, pod *v1.Pod, oldObj, newObj interface{}) (fwk.QueueingHint, error) {
+	oldPod, newPod, err := schedutil.As[*v1.Pod](oldObj, newObj)
+	if err != nil {
+		return fwk.Queue, err
+	}
+	switch {
+	case oldPod == nil: // added
+		if newPod.Spec.NodeName != "" && gpu.PodGPURequest(newPod) > 0 {
+			logger.V(5).Info("GPUs were taken, so less CPU and memory is held back", "pod", klog.KObj(pod), "gpuPod", klog.KObj(newPod))
+			return fwk.Queue, nil
+		}
+	case oldPod.Spec.NodeName != "": // deleted or scaled down
+		logger.V(5).Info("an assigned pod released resources", "pod", klog.KObj(pod), "releasingPod", klog.KObj(oldPod))
+		return fwk.Queue, nil
+	}
+	return fwk.QueueSkip, nil
+}

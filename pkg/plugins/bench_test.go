@@ -1,0 +1,138 @@
+package plugins_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	fwk "k8s.io/kube-scheduler/framework"
+	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/feature"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/noderesources"
+
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
+	configv1 "github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config/v1"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/internal/plugintest"
+)
+
+// benchNodes is the cluster size the issue sets for per-node benchmarks.
+const benchNodes = 5000
+
+// newPlugins builds every gpu-scheduler plugin with default args, plus the upstream NodeResourcesFit
+// (LeastAllocated on cpu and memory, its default) as the yardstick.
+func newPlugins(b *testing.B) map[string]framework.Plugin {
+	ctx := context.Background()
+	args := map[string]runtime.Object{
+		"GPUModel":      plugintest.Args(b, &configv1.GPUModelArgs{}, &config.GPUModelArgs{}),
+		"Interconnect":  plugintest.Args(b, &configv1.InterconnectArgs{}, &config.InterconnectArgs{}),
+		"AntiStranding": plugintest.Args(b, &configv1.AntiStrandingArgs{}, &config.AntiStrandingArgs{}),
+	}
+	out := map[string]framework.Plugin{}
+	for name, factory := range plugins.Registry() {
+		pl, err := factory(ctx, args[name], nil)
+		if err != nil {
+			b.Fatalf("%s: %v", name, err)
+		}
+		out[name] = pl
+	}
+	fit, err := noderesources.NewFit(ctx, &schedconfig.NodeResourcesFitArgs{ScoringStrategy: &schedconfig.ScoringStrategy{
+		Type:      schedconfig.LeastAllocated,
+		Resources: []schedconfig.ResourceSpec{{Name: "cpu", Weight: 1}, {Name: "memory", Weight: 1}},
+	}}, nil, feature.Features{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	out[noderesources.Name] = fit
+	return out
+}
+
+// benchPod asks for everything the plugins look at, so none of them skips: one GPU of an accepted
+// model, a required and a preferred interconnect.
+func benchPod() *v1.Pod {
+	return plugintest.GPUPod("bench", "8", "32Gi", 1).
+		Annotation(gpu.ModelAnnotation, "NVIDIA-H100-80GB-HBM3|NVIDIA-A100-SXM4-80GB").
+		Annotation(gpu.InterconnectAnnotation, "infiniband").
+		Annotation(gpu.PreferredInterconnectAnnotation, "nvlink").Obj()
+}
+
+// feasible keeps the nodes that pass every Filter, the path a placement takes most often and the one
+// that must not allocate.
+func feasible(b *testing.B, pls map[string]framework.Plugin, pod *v1.Pod, nodes []fwk.NodeInfo) []fwk.NodeInfo {
+	var out []fwk.NodeInfo
+	for _, ni := range nodes {
+		ok := true
+		for _, pl := range pls {
+			if pl.Name() == noderesources.Name {
+				continue // its failure path allocates; ours are what we select nodes for
+			}
+			if _, isFilter := pl.(framework.FilterPlugin); isFilter && !plugintest.Filter(b, pl, pod, ni).IsSuccess() {
+				ok = false
+			}
+		}
+		if ok {
+			out = append(out, ni)
+		}
+	}
+	if len(out) == 0 {
+		b.Fatal("no feasible node")
+	}
+	return out
+}
+
+// benchPods are the two kinds of Pod the plugins treat differently; a plugin that skips one of them
+// (AntiStranding filters only CPU-only Pods) is measured on the other.
+func benchPods() map[string]*v1.Pod {
+	return map[string]*v1.Pod{"gpu-pod": benchPod(), "cpu-pod": plugintest.GPUPod("cpu", "4", "8Gi", 0).Obj()}
+}
+
+func BenchmarkFilter(b *testing.B) {
+	pls := newPlugins(b)
+	nodes := plugintest.Cluster(benchNodes)
+	for podKind, pod := range benchPods() {
+		fits := feasible(b, pls, pod, nodes)
+		for _, name := range sortedNames(pls) {
+			pl := pls[name]
+			if _, ok := pl.(framework.FilterPlugin); !ok {
+				continue
+			}
+			b.Run(fmt.Sprintf("%s/%s/feasible", podKind, name), func(b *testing.B) { plugintest.BenchFilter(b, pl, pod, fits) })
+			b.Run(fmt.Sprintf("%s/%s/all", podKind, name), func(b *testing.B) { plugintest.BenchFilter(b, pl, pod, nodes) })
+		}
+	}
+}
+
+func BenchmarkScore(b *testing.B) {
+	pls := newPlugins(b)
+	nodes := plugintest.Cluster(benchNodes)
+	for podKind, pod := range benchPods() {
+		fits := feasible(b, pls, pod, nodes)
+		for _, name := range sortedNames(pls) {
+			pl := pls[name]
+			if _, ok := pl.(framework.ScorePlugin); !ok {
+				continue
+			}
+			b.Run(fmt.Sprintf("%s/%s", podKind, name), func(b *testing.B) { plugintest.BenchScore(b, pl, pod, fits) })
+		}
+	}
+}
+
+func sortedNames(pls map[string]framework.Plugin) []string {
+	names := make([]string, 0, len(pls))
+	for n := range pls {
+		names = append(names, n)
+	}
+	// Stable order keeps benchstat comparisons aligned across runs.
+	for i := range names {
+		for j := i + 1; j < len(names); j++ {
+			if names[j] < names[i] {
+				names[i], names[j] = names[j], names[i]
+			}
+		}
+	}
+	return names
+}

@@ -1,0 +1,70 @@
+// Package gpubinpacking scores nodes by how tightly a Pod's GPU request fits their free GPUs (best
+// fit), so an idle 8-GPU node stays whole for an 8-GPU Pod and CPU-only Pods prefer nodes without GPUs.
+package gpubinpacking
+
+import (
+	"context"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/internal/pluginutil"
+)
+
+var (
+	_ framework.PreScorePlugin = &GPUBinPacking{}
+	_ framework.ScorePlugin    = &GPUBinPacking{}
+)
+
+const (
+	// Name is the plugin name used in the scheduler configuration.
+	Name = "GPUBinPacking"
+
+	preScoreStateKey fwk.StateKey = "PreScore" + Name
+)
+
+// GPUBinPacking is a Score plugin preferring the node left with the fewest free GPUs.
+type GPUBinPacking struct{}
+
+// New builds the plugin; it takes no args (its weight is set in the profile).
+func New(_ context.Context, _ runtime.Object, _ framework.Handle) (framework.Plugin, error) {
+	return &GPUBinPacking{}, nil
+}
+
+// Name returns the plugin name.
+func (*GPUBinPacking) Name() string { return Name }
+
+type preScoreState struct {
+	gpus int64
+}
+
+// Clone shares the state: it is never modified after PreScore.
+func (s *preScoreState) Clone() fwk.StateData { return s }
+
+// PreScore computes the Pod's GPU request once.
+func (*GPUBinPacking) PreScore(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
+	cycleState.Write(preScoreStateKey, &preScoreState{gpus: gpu.PodGPURequest(pod)})
+	return nil
+}
+
+// Score returns the free GPUs the node would have left; NormalizeScore turns fewer into better.
+func (*GPUBinPacking) Score(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
+	s, err := pluginutil.ReadState[*preScoreState](cycleState, preScoreStateKey)
+	if err != nil {
+		return 0, fwk.AsStatus(err)
+	}
+	_, free := gpu.NodeGPUs(nodeInfo)
+	return max(free-s.gpus, 0), nil
+}
+
+// ScoreExtensions returns the plugin itself for NormalizeScore.
+func (pl *GPUBinPacking) ScoreExtensions() framework.ScoreExtensions { return pl }
+
+// NormalizeScore maps the fewest GPUs left over to MaxNodeScore and the most to 0, linearly.
+func (*GPUBinPacking) NormalizeScore(_ context.Context, _ fwk.CycleState, _ *v1.Pod, scores framework.NodeScoreList) *fwk.Status {
+	pluginutil.InvertMinMax(scores)
+	return nil
+}

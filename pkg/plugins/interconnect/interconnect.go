@@ -1,0 +1,229 @@
+// Package interconnect places Pods by the premium interconnects (InfiniBand, RoCE, NVLink, ...) that
+// node labels reveal: a required interconnect filters, a preferred one scores, and Pods that need
+// none prefer nodes without any, so the premium nodes stay free for the jobs that need them.
+package interconnect
+
+import (
+	"context"
+	"fmt"
+	"math/bits"
+	"sort"
+	"strings"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+	schedutil "k8s.io/kubernetes/pkg/scheduler/util"
+
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config/validation"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/internal/pluginutil"
+)
+
+var (
+	_ framework.PreFilterPlugin   = &Interconnect{}
+	_ framework.FilterPlugin      = &Interconnect{}
+	_ framework.PreScorePlugin    = &Interconnect{}
+	_ framework.ScorePlugin       = &Interconnect{}
+	_ framework.EnqueueExtensions = &Interconnect{}
+)
+
+const (
+	// Name is the plugin name used in the scheduler configuration.
+	Name = "Interconnect"
+
+	preFilterStateKey fwk.StateKey = "PreFilter" + Name
+	preScoreStateKey  fwk.StateKey = "PreScore" + Name
+
+	// reasonMissingPrefix starts the reason for a node lacking a required interconnect; the
+	// interconnect's name completes it, once per interconnect in New.
+	reasonMissingPrefix = "node(s) lack the required interconnect "
+)
+
+// set is a bit set over the configured interconnects, in configuration order.
+type set uint64
+
+// Interconnect is a Filter and Score plugin on node interconnects.
+type Interconnect struct {
+	types []config.InterconnectType
+	// byName maps an interconnect name to its bit.
+	byName map[string]set
+	// missingReasons[i] is the constant reason for lacking interconnect i.
+	missingReasons []string
+}
+
+// New builds the plugin from InterconnectArgs.
+func New(_ context.Context, obj runtime.Object, _ framework.Handle) (framework.Plugin, error) {
+	args, err := pluginutil.DecodeArgs[*config.InterconnectArgs](Name, obj)
+	if err != nil {
+		return nil, err
+	}
+	if err := validation.ValidateInterconnectArgs(field.NewPath("pluginConfig", Name, "args"), args); err != nil {
+		return nil, err
+	}
+	pl := &Interconnect{types: args.Interconnects, byName: make(map[string]set, len(args.Interconnects))}
+	for i, ic := range args.Interconnects {
+		pl.byName[ic.Name] = 1 << i
+		pl.missingReasons = append(pl.missingReasons, reasonMissingPrefix+ic.Name)
+	}
+	return pl, nil
+}
+
+// Name returns the plugin name.
+func (*Interconnect) Name() string { return Name }
+
+// podWants is what a Pod asks of interconnects, parsed once per scheduling cycle.
+type podWants struct {
+	required, preferred set
+}
+
+// Clone shares the state: it is never modified after it is written.
+func (s *podWants) Clone() fwk.StateData { return s }
+
+// PreFilter parses the Pod's required interconnects; Pods that require none skip Filter. An unknown
+// or malformed name makes the Pod unschedulable with the parse error.
+func (pl *Interconnect) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*framework.PreFilterResult, *fwk.Status) {
+	wants, err := pl.parse(pod)
+	if err != nil {
+		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
+	}
+	if wants.required == 0 {
+		return nil, fwk.NewStatus(fwk.Skip)
+	}
+	cycleState.Write(preFilterStateKey, wants)
+	return nil, nil
+}
+
+// PreFilterExtensions returns nil: the state does not depend on other Pods.
+func (*Interconnect) PreFilterExtensions() framework.PreFilterExtensions { return nil }
+
+// Filter rejects a node lacking a required interconnect, naming the first one missing.
+func (pl *Interconnect) Filter(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
+	s, err := pluginutil.ReadState[*podWants](cycleState, preFilterStateKey)
+	if err != nil {
+		return fwk.AsStatus(err)
+	}
+	if missing := s.required &^ pl.nodeSet(nodeInfo.Node()); missing != 0 {
+		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, pl.missingReasons[bits.TrailingZeros64(uint64(missing))])
+	}
+	return nil
+}
+
+// PreScore parses what the Pod asks for, for Score.
+func (pl *Interconnect) PreScore(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
+	wants, err := pl.parse(pod)
+	if err != nil {
+		return fwk.AsStatus(err)
+	}
+	cycleState.Write(preScoreStateKey, wants)
+	return nil
+}
+
+// Score ranks a node in two tiers: each preferred interconnect the node has counts twice as much as
+// each premium interconnect it has that the Pod does not want (which a Pod would waste).
+func (pl *Interconnect) Score(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
+	s, err := pluginutil.ReadState[*podWants](cycleState, preScoreStateKey)
+	if err != nil {
+		return 0, fwk.AsStatus(err)
+	}
+	return score(s, pl.nodeSet(nodeInfo.Node()), len(pl.types)), nil
+}
+
+func score(w *podWants, node set, known int) int64 {
+	preferred := bits.OnesCount64(uint64(w.preferred))
+	hits := bits.OnesCount64(uint64(w.preferred & node))
+	unwanted := bits.OnesCount64(uint64(node &^ (w.required | w.preferred)))
+	best := 2*preferred + known
+	if best == 0 {
+		return framework.MaxNodeScore
+	}
+	return framework.MaxNodeScore * int64(2*hits+known-unwanted) / int64(best)
+}
+
+// ScoreExtensions returns nil: scores are already in [0, MaxNodeScore].
+func (*Interconnect) ScoreExtensions() framework.ScoreExtensions { return nil }
+
+// EventsToRegister: a new or relabelled node may bring the required interconnect.
+func (pl *Interconnect) EventsToRegister(_ context.Context) ([]fwk.ClusterEventWithHint, error) {
+	return []fwk.ClusterEventWithHint{
+		{Event: fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeLabel}, QueueingHintFn: pl.isSchedulableAfterNodeChange},
+	}, nil
+}
+
+func (pl *Interconnect) isSchedulableAfterNodeChange(logger klog.Logger, pod *v1.Pod, oldObj, newObj interface{}) (fwk.QueueingHint, error) {
+	oldNode, newNode, err := schedutil.As[*v1.Node](oldObj, newObj)
+	if err != nil {
+		return fwk.Queue, err
+	}
+	wants, err := pl.parse(pod)
+	if err != nil || wants.required == 0 {
+		return fwk.QueueSkip, nil
+	}
+	if wants.required&^pl.nodeSet(newNode) != 0 {
+		return fwk.QueueSkip, nil
+	}
+	if oldNode != nil && wants.required&^pl.nodeSet(oldNode) == 0 {
+		return fwk.QueueSkip, nil
+	}
+	logger.V(5).Info("a node now has the required interconnects", "pod", klog.KObj(pod), "node", klog.KObj(newNode))
+	return fwk.Queue, nil
+}
+
+// nodeSet reads which interconnects the node's labels reveal, without allocating.
+func (pl *Interconnect) nodeSet(node *v1.Node) set {
+	var s set
+	for i := range pl.types {
+		for _, l := range pl.types[i].NodeLabels {
+			if v, ok := node.Labels[l.Key]; ok && (l.Value == "" || v == l.Value) {
+				s |= 1 << i
+				break
+			}
+		}
+	}
+	return s
+}
+
+func (pl *Interconnect) parse(pod *v1.Pod) (*podWants, error) {
+	required, err := pl.parseAnnotation(pod, gpu.InterconnectAnnotation)
+	if err != nil {
+		return nil, err
+	}
+	preferred, err := pl.parseAnnotation(pod, gpu.PreferredInterconnectAnnotation)
+	if err != nil {
+		return nil, err
+	}
+	return &podWants{required: required, preferred: preferred &^ required}, nil
+}
+
+func (pl *Interconnect) parseAnnotation(pod *v1.Pod, annotation string) (set, error) {
+	value, ok := pod.Annotations[annotation]
+	if !ok {
+		return 0, nil
+	}
+	names, err := gpu.ParseList(annotation, value)
+	if err != nil {
+		return 0, err
+	}
+	var s set
+	for _, n := range names {
+		bit, known := pl.byName[n]
+		if !known {
+			return 0, fmt.Errorf("annotation %s: unknown interconnect %q (known: %s)", annotation, n, strings.Join(pl.knownNames(), ", "))
+		}
+		s |= bit
+	}
+	return s, nil
+}
+
+func (pl *Interconnect) knownNames() []string {
+	names := make([]string, 0, len(pl.byName))
+	for n := range pl.byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
