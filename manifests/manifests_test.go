@@ -38,6 +38,9 @@ import (
 	// Registers the scheduler-plugins argument types (CoschedulingArgs, ...) into the
 	// kube-scheduler scheme, as cmd/gpu-scheduler does.
 	_ "sigs.k8s.io/scheduler-plugins/apis/config/scheme"
+
+	// Registers gpu-scheduler's own plugin args, so they decode strictly too.
+	_ "github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config/scheme"
 )
 
 const (

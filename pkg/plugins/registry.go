@@ -1,9 +1,10 @@
-// Package plugins lists gpu-scheduler's plugins by name: the one registry the scheduler binary and the
-// simulator both build their frameworks from.
+// Package plugins lists the out-of-tree plugins gpu-scheduler runs, by name: the one registry the
+// scheduler binary and the simulator both build their frameworks from.
 package plugins
 
 import (
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
+	"sigs.k8s.io/scheduler-plugins/pkg/coscheduling"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/antistranding"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/gpubinpacking"
@@ -12,9 +13,11 @@ import (
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/interconnect"
 )
 
-// Registry returns a fresh out-of-tree registry of gpu-scheduler's plugins.
+// Registry returns a fresh out-of-tree registry: gpu-scheduler's plugins and scheduler-plugins'
+// Coscheduling, so gangs need only configuration.
 func Registry() frameworkruntime.Registry {
 	return frameworkruntime.Registry{
+		coscheduling.Name:  coscheduling.New,
 		gpufit.Name:        gpufit.New,
 		gpumodel.Name:      gpumodel.New,
 		interconnect.Name:  interconnect.New,
