@@ -1,0 +1,230 @@
+// Package sim runs kube-scheduler's framework on a simulated cluster, with the same registry, profile
+// decoding and plugins as the gpu-scheduler binary, and no API server: what the daemon would decide,
+// pod after pod, at a fraction of the cost.
+package sim
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"sort"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/informers"
+	clientsetfake "k8s.io/client-go/kubernetes/fake"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+	intree "k8s.io/kubernetes/pkg/scheduler/framework/plugins"
+	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
+	schedmetrics "k8s.io/kubernetes/pkg/scheduler/metrics"
+
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins"
+)
+
+// kube-scheduler's constants for how many feasible nodes to look for (schedule_one.go).
+const (
+	minFeasibleNodesToFind           = 100
+	minFeasibleNodesPercentageToFind = 5
+)
+
+// Simulator places Pods one at a time on a fixed set of nodes with one profile.
+type Simulator struct {
+	ctx        context.Context
+	fw         framework.Framework
+	cluster    *cluster
+	rng        *rand.Rand
+	percentage *int32
+	// nextStart rotates where the search for feasible nodes begins, as kube-scheduler does.
+	nextStart int
+}
+
+// Placement is the outcome of scheduling one Pod.
+type Placement struct {
+	// Node is where the Pod was placed; empty when it could not be.
+	Node string
+	// Reasons counts, per failure reason, the nodes that rejected the Pod (or the Pod-level reason
+	// with count 0 when PreFilter rejected it outright).
+	Reasons map[string]int
+}
+
+// New builds a simulator for profile over nodes. seed decides every tie between equally scored nodes.
+func New(ctx context.Context, profile Profile, nodes []*v1.Node, seed int64) (*Simulator, error) {
+	// The framework records plugin metrics into kube-scheduler's registry, which must exist.
+	schedmetrics.Register()
+	registry := intree.NewInTreeRegistry()
+	if err := registry.Merge(plugins.Registry()); err != nil {
+		return nil, err
+	}
+	c := &cluster{byName: make(map[string]int, len(nodes))}
+	for i, n := range nodes {
+		if _, dup := c.byName[n.Name]; dup {
+			return nil, fmt.Errorf("node %q appears twice", n.Name)
+		}
+		ni := framework.NewNodeInfo()
+		ni.SetNode(n)
+		c.nodes = append(c.nodes, ni)
+		c.byName[n.Name] = i
+	}
+	// Plugins that watch the API (volumes, DRA) get an empty one: simulated Pods use neither.
+	informerFactory := informers.NewSharedInformerFactory(clientsetfake.NewClientset(), 0)
+	cfg := profile.Config
+	fw, err := frameworkruntime.NewFramework(ctx, registry, &cfg,
+		frameworkruntime.WithInformerFactory(informerFactory),
+		frameworkruntime.WithSnapshotSharedLister(c),
+		frameworkruntime.WithParallelism(1),
+		frameworkruntime.WithLogger(klog.FromContext(ctx)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("profile %s: %w", profile.Name, err)
+	}
+	informerFactory.Start(ctx.Done())
+	informerFactory.WaitForCacheSync(ctx.Done())
+	return &Simulator{ctx: ctx, fw: fw, cluster: c, rng: rand.New(rand.NewSource(seed)), percentage: cfg.PercentageOfNodesToScore}, nil
+}
+
+// Nodes returns the simulated cluster's node infos, in the order given to New.
+func (s *Simulator) Nodes() []fwk.NodeInfo { return s.cluster.nodes }
+
+// Schedule runs one scheduling cycle for pod, as kube-scheduler's schedulingCycle does (PreFilter,
+// Filter over a rotating window of nodes, PreScore, Score, select, Reserve), and assumes the Pod on
+// the chosen node. The Pod object is copied, not modified.
+func (s *Simulator) Schedule(pod *v1.Pod) (Placement, error) {
+	ctx := s.ctx
+	state := framework.NewCycleState()
+	preRes, status, _ := s.fw.RunPreFilterPlugins(ctx, state, pod)
+	if status.Code() == fwk.Error {
+		return Placement{}, status.AsError()
+	}
+	if !status.IsSuccess() {
+		return Placement{Reasons: map[string]int{status.Message(): 0}}, nil
+	}
+	nodes := s.cluster.nodes
+	if !preRes.AllNodes() {
+		nodes = make([]fwk.NodeInfo, 0, len(preRes.NodeNames))
+		for _, ni := range s.cluster.nodes {
+			if preRes.NodeNames.Has(ni.Node().Name) {
+				nodes = append(nodes, ni)
+			}
+		}
+	}
+	feasible, reasons, err := s.findFeasible(state, pod, nodes)
+	if err != nil {
+		return Placement{}, err
+	}
+	if len(feasible) == 0 {
+		return Placement{Reasons: reasons}, nil
+	}
+	chosen := feasible[0]
+	if len(feasible) > 1 {
+		if status := s.fw.RunPreScorePlugins(ctx, state, pod, feasible); !status.IsSuccess() {
+			return Placement{}, status.AsError()
+		}
+		scores, status := s.fw.RunScorePlugins(ctx, state, pod, feasible)
+		if !status.IsSuccess() {
+			return Placement{}, status.AsError()
+		}
+		chosen = feasible[s.selectHost(scores)]
+	}
+	nodeName := chosen.Node().Name
+	if status := s.fw.RunReservePluginsReserve(ctx, state, pod, nodeName); !status.IsSuccess() {
+		s.fw.RunReservePluginsUnreserve(ctx, state, pod, nodeName)
+		return Placement{Reasons: map[string]int{status.Message(): 1}}, nil
+	}
+	assumed := pod.DeepCopy()
+	assumed.Spec.NodeName = nodeName
+	podInfo, err := framework.NewPodInfo(assumed)
+	if err != nil {
+		return Placement{}, err
+	}
+	chosen.AddPodInfo(podInfo)
+	return Placement{Node: nodeName}, nil
+}
+
+// Remove takes a placed Pod off its node, as a deletion does.
+func (s *Simulator) Remove(pod *v1.Pod, nodeName string) error {
+	ni, err := s.cluster.Get(nodeName)
+	if err != nil {
+		return err
+	}
+	assumed := pod.DeepCopy()
+	assumed.Spec.NodeName = nodeName
+	return ni.RemovePod(klog.FromContext(s.ctx), assumed)
+}
+
+// findFeasible filters nodes from the rotating start until it has found as many feasible nodes as
+// kube-scheduler would look for, sequentially so that the result depends on nothing but the input.
+func (s *Simulator) findFeasible(state fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) ([]fwk.NodeInfo, map[string]int, error) {
+	want := numFeasibleNodesToFind(s.percentage, len(nodes))
+	var feasible []fwk.NodeInfo
+	reasons := map[string]int{}
+	processed := 0
+	for i := 0; i < len(nodes) && len(feasible) < want; i++ {
+		ni := nodes[(s.nextStart+i)%len(nodes)]
+		processed++
+		status := s.fw.RunFilterPlugins(s.ctx, state, pod, ni)
+		switch {
+		case status.IsSuccess():
+			feasible = append(feasible, ni)
+		case status.Code() == fwk.Error:
+			return nil, nil, status.AsError()
+		default:
+			for _, r := range status.Reasons() {
+				reasons[r]++
+			}
+		}
+	}
+	if len(nodes) > 0 {
+		s.nextStart = (s.nextStart + processed) % len(nodes)
+	}
+	return feasible, reasons, nil
+}
+
+// numFeasibleNodesToFind is kube-scheduler's rule: all nodes below 100, else a percentage (adaptive
+// when unset: 50% less 1% per 125 nodes, at least 5%), but never fewer than 100.
+func numFeasibleNodesToFind(percentage *int32, numAllNodes int) int {
+	if numAllNodes < minFeasibleNodesToFind {
+		return numAllNodes
+	}
+	p := int32(0)
+	if percentage != nil {
+		p = *percentage
+	}
+	if p == 0 {
+		p = max(int32(50)-int32(numAllNodes)/125, minFeasibleNodesPercentageToFind)
+	}
+	return max(numAllNodes*int(p)/100, minFeasibleNodesToFind)
+}
+
+// selectHost picks the highest total score; among equals, each is equally likely (reservoir
+// sampling, as kube-scheduler does), drawn from the simulator's seeded source.
+func (s *Simulator) selectHost(scores []framework.NodePluginScores) int {
+	best, count := 0, 1
+	for i := 1; i < len(scores); i++ {
+		switch {
+		case scores[i].TotalScore > scores[best].TotalScore:
+			best, count = i, 1
+		case scores[i].TotalScore == scores[best].TotalScore:
+			count++
+			if s.rng.Intn(count) == 0 {
+				best = i
+			}
+		}
+	}
+	return best
+}
+
+// SortedReasons renders failure reasons as kube-scheduler's FailedScheduling message does.
+func SortedReasons(reasons map[string]int) []string {
+	out := make([]string, 0, len(reasons))
+	for r, n := range reasons {
+		if n == 0 {
+			out = append(out, r)
+			continue
+		}
+		out = append(out, fmt.Sprintf("%d %s", n, r))
+	}
+	sort.Strings(out)
+	return out
+}
+

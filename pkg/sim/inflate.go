@@ -1,0 +1,197 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	fwk "k8s.io/kube-scheduler/framework"
+
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/sim/trace"
+)
+
+// Point is one step of a run's timeline, in percent of the cluster's GPU capacity.
+type Point struct {
+	ArrivedPct, AllocPct, FragPct float64
+}
+
+// Result is one run of one profile with one seed.
+type Result struct {
+	Profile       string         `json:"profile"`
+	Seed          int64          `json:"seed"`
+	PodsTotal     int            `json:"pods_total"`
+	PodsScheduled int            `json:"pods_scheduled"`
+	PodsFailed    int            `json:"pods_failed"`
+	GPUTotal      int64          `json:"gpu_total"`
+	AllocPctAt100 float64        `json:"gpu_alloc_pct_at_100"`
+	FragPctAt100  float64        `json:"frag_pct_at_100"`
+	WallSeconds   float64        `json:"wall_seconds"`
+	FailedReasons map[string]int `json:"failed_reasons"`
+	// FractionalAsWhole counts Pods asking for a share of one GPU, placed as one whole GPU (see
+	// WholeGPUForShare) until the scheduler shares GPUs.
+	FractionalAsWhole int     `json:"fractional_as_whole"`
+	Timeline          []Point `json:"-"`
+}
+
+// Inflate runs the published openb experiment's arrival-only replay: pods arrive in order, each is
+// placed or fails and is dropped. Allocation and fragmentation are read when arrivals reach 100% of
+// the cluster's GPUs. progress, if set, is called after every Pod.
+func Inflate(ctx context.Context, profile Profile, nodes []*v1.Node, pods []trace.Pod, seed int64, progress func(done, total int)) (*Result, error) {
+	start := time.Now()
+	s, err := New(ctx, profile, nodes, seed)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Profile: profile.Name, Seed: seed, PodsTotal: len(pods), FailedReasons: map[string]int{}}
+	for _, ni := range s.Nodes() {
+		res.GPUTotal += ni.GetAllocatable().GetScalarResources()[gpu.ResourceName]
+	}
+	capacity := float64(res.GPUTotal * gpu.MilliPerGPU)
+	if capacity == 0 {
+		return nil, fmt.Errorf("the cluster has no GPUs")
+	}
+	frag := newFragTracker(s.Nodes(), shapesOf(pods))
+	var arrived, allocated int64
+	reached := false
+	for i := range pods {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		p := &pods[i]
+		pod := p.Pod
+		if share := p.GPUMilli; share > 0 && share < gpu.MilliPerGPU {
+			pod = WholeGPUForShare(pod)
+			res.FractionalAsWhole++
+		}
+		placed, err := s.Schedule(pod)
+		if err != nil {
+			return nil, fmt.Errorf("pod %s: %w", pod.Name, err)
+		}
+		arrived += p.GPUMilli
+		if placed.Node == "" {
+			res.PodsFailed++
+			for _, r := range SortedReasons(placed.Reasons) {
+				res.FailedReasons[stripCount(r)]++
+			}
+		} else {
+			res.PodsScheduled++
+			allocated += p.GPUMilli
+			frag.update(s.cluster.byName[placed.Node])
+		}
+		pt := Point{ArrivedPct: 100 * float64(arrived) / capacity, AllocPct: 100 * float64(allocated) / capacity, FragPct: 100 * frag.total / capacity}
+		res.Timeline = append(res.Timeline, pt)
+		if !reached && pt.ArrivedPct >= 100 {
+			reached = true
+			res.AllocPctAt100, res.FragPctAt100 = pt.AllocPct, pt.FragPct
+		}
+		if progress != nil {
+			progress(i+1, len(pods))
+		}
+	}
+	if !reached && len(res.Timeline) > 0 {
+		last := res.Timeline[len(res.Timeline)-1]
+		res.AllocPctAt100, res.FragPctAt100 = last.AllocPct, last.FragPct
+	}
+	res.WallSeconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+// WholeGPUForShare is the documented rule for a Pod asking for a share of one GPU while the
+// scheduler places only whole GPUs: it gets one whole GPU, which no other Pod can use. Allocation
+// still counts only the share it asked for.
+func WholeGPUForShare(pod *v1.Pod) *v1.Pod {
+	out := pod.DeepCopy()
+	one := resource.MustParse("1")
+	c := &out.Spec.Containers[0]
+	if c.Resources.Requests == nil {
+		c.Resources.Requests = v1.ResourceList{}
+	}
+	if c.Resources.Limits == nil {
+		c.Resources.Limits = v1.ResourceList{}
+	}
+	c.Resources.Requests[gpu.ResourceName], c.Resources.Limits[gpu.ResourceName] = one, one
+	return out
+}
+
+// stripCount turns "12 Insufficient free GPUs" into the reason alone, for counting failed Pods.
+func stripCount(r string) string {
+	if i := strings.IndexByte(r, ' '); i > 0 && strings.Trim(r[:i], "0123456789") == "" {
+		return r[i+1:]
+	}
+	return r
+}
+
+// shapesOf groups Pods into FGD's shapes, weighted by how often each occurs.
+func shapesOf(pods []trace.Pod) []gpu.Shape {
+	type key struct {
+		cpu, mem, gpus, milli int64
+		models               string
+	}
+	counts := map[key]int{}
+	var order []key
+	for i := range pods {
+		p := &pods[i]
+		req := p.Pod.Spec.Containers[0].Resources.Requests
+		k := key{cpu: req.Cpu().MilliValue(), mem: req.Memory().Value(), models: strings.ToLower(p.Pod.Annotations[gpu.ModelAnnotation])}
+		switch {
+		case p.GPUMilli >= gpu.MilliPerGPU:
+			k.gpus, k.milli = p.GPUMilli/gpu.MilliPerGPU, gpu.MilliPerGPU
+		case p.GPUMilli > 0:
+			// Placed as a whole GPU (WholeGPUForShare), so it needs one whole free GPU.
+			k.gpus, k.milli = 1, gpu.MilliPerGPU
+		}
+		if counts[k] == 0 {
+			order = append(order, k)
+		}
+		counts[k]++
+	}
+	shapes := make([]gpu.Shape, 0, len(order))
+	for _, k := range order {
+		var models []string
+		if k.models != "" {
+			models = strings.FieldsFunc(k.models, func(r rune) bool { return r == '|' || r == ',' })
+		}
+		shapes = append(shapes, gpu.Shape{MilliCPU: k.cpu, Memory: k.mem, GPUs: k.gpus, GPUMilli: k.milli, Models: models, Weight: float64(counts[k])})
+	}
+	return shapes
+}
+
+// fragTracker keeps each node's expected fragmentation and their sum, recomputing only the node a
+// placement changed: the cost per Pod is one node times the shapes, not the whole cluster.
+type fragTracker struct {
+	nodes  []fwk.NodeInfo
+	shapes []gpu.Shape
+	byNode []float64
+	total  float64
+	free   []int64
+}
+
+func newFragTracker(nodes []fwk.NodeInfo, shapes []gpu.Shape) *fragTracker {
+	t := &fragTracker{nodes: nodes, shapes: shapes, byNode: make([]float64, len(nodes))}
+	for i := range nodes {
+		t.update(i)
+	}
+	return t
+}
+
+func (t *fragTracker) update(i int) {
+	ni := t.nodes[i]
+	alloc, used := ni.GetAllocatable(), ni.GetRequested()
+	_, freeGPUs := gpu.NodeGPUs(ni)
+	t.free = t.free[:0]
+	for g := int64(0); g < freeGPUs; g++ {
+		t.free = append(t.free, gpu.MilliPerGPU)
+	}
+	f := gpu.Fragmentation(gpu.NodeFree{
+		MilliCPU: alloc.GetMilliCPU() - used.GetMilliCPU(),
+		Memory:   alloc.GetMemory() - used.GetMemory(),
+		Model:    ni.Node().Labels[gpu.DefaultModelLabel],
+		GPUFree:  t.free,
+	}, t.shapes)
+	t.total += f - t.byNode[i]
+	t.byNode[i] = f
+}

@@ -1,0 +1,103 @@
+package sim
+
+import (
+	"fmt"
+	"os"
+
+	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
+	kubeschedulerscheme "k8s.io/kubernetes/pkg/scheduler/apis/config/scheme"
+	"k8s.io/kubernetes/pkg/scheduler/apis/config/validation"
+	_ "sigs.k8s.io/scheduler-plugins/apis/config/scheme"
+
+	_ "github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config/scheme"
+)
+
+// Profile is one scheduling policy to simulate: a kube-scheduler profile, decoded, defaulted and
+// validated exactly as kube-scheduler does with its --config file.
+type Profile struct {
+	// Name identifies the profile in reports: its schedulerName, or a baseline's name.
+	Name string
+	// Config is the profile; PercentageOfNodesToScore is already resolved from the global setting.
+	Config schedconfig.KubeSchedulerProfile
+}
+
+func profilesOf(cfg *schedconfig.KubeSchedulerConfiguration, source, name string) ([]Profile, error) {
+	if err := validation.ValidateKubeSchedulerConfiguration(cfg); err != nil {
+		return nil, fmt.Errorf("scheduler config %s: %w", source, err)
+	}
+	out := make([]Profile, 0, len(cfg.Profiles))
+	for _, p := range cfg.Profiles {
+		if p.PercentageOfNodesToScore == nil {
+			p.PercentageOfNodesToScore = cfg.PercentageOfNodesToScore
+		}
+		n := p.SchedulerName
+		if name != "" {
+			n = name
+		}
+		out = append(out, Profile{Name: n, Config: p})
+	}
+	return out, nil
+}
+
+// Baselines are the policies gpu-scheduler is compared with, as KubeSchedulerConfigurations.
+var Baselines = map[string]string{
+	// kube-scheduler as shipped: NodeResourcesFit LeastAllocated, which spreads.
+	"default": `apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+profiles:
+- schedulerName: default-scheduler
+`,
+	// Bin-packing: NodeResourcesFit MostAllocated with nvidia.com/gpu weighted above CPU and memory.
+	"bestfit": `apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+profiles:
+- schedulerName: default-scheduler
+  pluginConfig:
+  - name: NodeResourcesFit
+    args:
+      scoringStrategy:
+        type: MostAllocated
+        resources:
+        - name: cpu
+          weight: 1
+        - name: memory
+          weight: 1
+        - name: nvidia.com/gpu
+          weight: 10
+`,
+}
+
+// BaselineProfile decodes a built-in baseline by name.
+func BaselineProfile(name string) (Profile, error) {
+	text, ok := Baselines[name]
+	if !ok {
+		return Profile{}, fmt.Errorf("unknown baseline profile %q", name)
+	}
+	ps, err := decodeProfiles([]byte(text), "baseline "+name, name)
+	if err != nil {
+		return Profile{}, err
+	}
+	return ps[0], nil
+}
+
+// LoadProfiles reads every profile of a KubeSchedulerConfiguration file.
+func LoadProfiles(path string) ([]Profile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading scheduler config: %w", err)
+	}
+	return decodeProfiles(data, path, "")
+}
+
+// decodeProfiles decodes strictly into the internal config, applying defaults, as kube-scheduler does.
+func decodeProfiles(data []byte, source, name string) ([]Profile, error) {
+	obj, gvk, err := kubeschedulerscheme.Codecs.UniversalDecoder().Decode(data, nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("decoding scheduler config %s: %w", source, err)
+	}
+	cfg, ok := obj.(*schedconfig.KubeSchedulerConfiguration)
+	if !ok {
+		return nil, fmt.Errorf("scheduler config %s: got %v, want KubeSchedulerConfiguration", source, gvk)
+	}
+	return profilesOf(cfg, source, name)
+}
