@@ -1,0 +1,198 @@
+// Package trace turns workload descriptions into the *v1.Node and *v1.Pod objects that gpu-sim replays
+// through the scheduler framework: the Alibaba openb trace (cluster-trace-gpu-v2023) CSV files, and a
+// small YAML format for users' own clusters and workloads. See README.md for both formats.
+//
+// Objects follow the conventions of package gpu: whole GPUs are the gpu.ResourceName extended resource,
+// a share of one GPU is the gpu.FractionAnnotation (and no gpu.ResourceName request), accepted models are
+// the gpu.ModelAnnotation, and a node's GPU model is its gpu.DefaultModelLabel.
+package trace
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
+)
+
+const (
+	// Namespace is the namespace of every Pod this package creates.
+	Namespace = "default"
+
+	// MaxObjects caps the nodes or pods one file may produce, to refuse absurd input early.
+	MaxObjects = 1_000_000
+
+	// MaxGPUsPerObject caps the whole GPUs one node offers or one pod requests. It is far above any
+	// real machine and keeps GPU-milli sums far from overflowing int64.
+	MaxGPUsPerObject = 1 << 16
+
+	// ContainerName is the name of the single container of every Pod this package creates.
+	ContainerName = "main"
+
+	// NoTime marks an absent DeletedAt (or ScheduledAt).
+	NoTime int64 = -1
+)
+
+// Pod is one workload pod with its place in time.
+type Pod struct {
+	// Pod is the object to schedule. UID is Namespace/Name, unique within one load.
+	Pod *v1.Pod
+	// GPUMilli is the pod's GPU request in thousandths of a GPU: whole GPUs x 1000, or the fraction's milli.
+	GPUMilli int64
+	// CreatedAt is when the pod arrives, in seconds from the trace start (0 when the trace has no times).
+	CreatedAt int64
+	// DeletedAt is when the pod leaves, in seconds from the trace start, or NoTime when it never does.
+	DeletedAt int64
+	// ScheduledAt is when the original cluster started the pod (openb only), or NoTime.
+	ScheduledAt int64
+	// QoS and Phase are the openb qos and pod_phase columns, empty elsewhere. Informational only.
+	QoS, Phase string
+}
+
+// Workload is a cluster, the pods to replay on it, and the input rows that were skipped.
+type Workload struct {
+	Nodes   []*v1.Node
+	Pods    []Pod
+	Skipped []RowError
+}
+
+// Options controls how the openb readers treat rows they cannot use.
+type Options struct {
+	// Lenient skips bad rows and reports them instead of failing on the first one. The header, I/O
+	// errors and over-long lines still fail. gpu-sim's CLI is lenient by default.
+	Lenient bool
+}
+
+// RowError describes one unusable input row: the error in strict mode, a skip in lenient mode.
+type RowError struct {
+	File   string // file name, or the source name given to a reader
+	Line   int    // 1-based line number
+	Column string // column name, empty when the problem is the row as a whole
+	Value  string // the offending value, when there is one
+	Reason string // short and stable, suitable for counting
+}
+
+func (e *RowError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s:%d: ", e.File, e.Line)
+	if e.Column != "" {
+		fmt.Fprintf(&b, "column %s: ", e.Column)
+	}
+	if e.Value != "" {
+		fmt.Fprintf(&b, "%q: ", e.Value)
+	}
+	b.WriteString(e.Reason)
+	return b.String()
+}
+
+// Key is the column and reason of the error, without location or value: what CountSkips groups by.
+func (e *RowError) Key() string {
+	if e.Column == "" {
+		return e.Reason
+	}
+	return e.Column + ": " + e.Reason
+}
+
+// CountSkips counts skipped rows by Key.
+func CountSkips(skips []RowError) map[string]int {
+	counts := make(map[string]int)
+	for i := range skips {
+		counts[skips[i].Key()]++
+	}
+	return counts
+}
+
+// FormatFraction writes a share of one GPU, 0 < milli < 1000, as the exact decimal gpu.FractionAnnotation
+// expects: 460 -> "0.46", 500 -> "0.5", 5 -> "0.005".
+func FormatFraction(milli int64) string {
+	if milli <= 0 || milli >= gpu.MilliPerGPU {
+		panic(fmt.Sprintf("trace.FormatFraction: %d is not in (0, 1000)", milli))
+	}
+	s := strconv.FormatInt(milli+1000, 10)[1:] // three digits, zero-padded
+	return "0." + strings.TrimRight(s, "0")
+}
+
+// ParseFraction reads a gpu.FractionAnnotation value: a decimal in (0, 1) with at most three decimals
+// ("0.5", ".25", "0.005"), returned in thousandths of a GPU.
+func ParseFraction(s string) (int64, error) {
+	t := strings.TrimPrefix(s, "0")
+	if !strings.HasPrefix(t, ".") {
+		return 0, fmt.Errorf("GPU fraction %q: want a decimal between 0 and 1 like 0.5", s)
+	}
+	digits := t[1:]
+	if len(digits) == 0 || len(digits) > 3 {
+		return 0, fmt.Errorf("GPU fraction %q: want 1 to 3 decimals", s)
+	}
+	var milli int64
+	for i := 0; i < 3; i++ {
+		milli *= 10
+		if i < len(digits) {
+			c := digits[i]
+			if c < '0' || c > '9' {
+				return 0, fmt.Errorf("GPU fraction %q: want a decimal between 0 and 1 like 0.5", s)
+			}
+			milli += int64(c - '0')
+		}
+	}
+	if milli == 0 {
+		return 0, fmt.Errorf("GPU fraction %q: must be above 0", s)
+	}
+	return milli, nil
+}
+
+// PodGPUMilli is a pod's GPU request in thousandths of a GPU: its effective gpu.ResourceName request x
+// 1000 (the larger of the containers' sum and any init container), or the milli of its
+// gpu.FractionAnnotation. A pod with both, or with an unreadable fraction, is an error.
+func PodGPUMilli(pod *v1.Pod) (int64, error) {
+	var whole int64
+	for i := range pod.Spec.Containers {
+		n, err := containerGPUs(&pod.Spec.Containers[i])
+		if err != nil {
+			return 0, err
+		}
+		whole += n
+		if whole > MaxGPUsPerObject {
+			return 0, fmt.Errorf("requests more than %d GPUs", MaxGPUsPerObject)
+		}
+	}
+	for i := range pod.Spec.InitContainers {
+		n, err := containerGPUs(&pod.Spec.InitContainers[i])
+		if err != nil {
+			return 0, err
+		}
+		whole = max(whole, n)
+	}
+	frac, ok := pod.Annotations[gpu.FractionAnnotation]
+	if !ok {
+		return whole * gpu.MilliPerGPU, nil
+	}
+	if whole > 0 {
+		return 0, fmt.Errorf("annotation %s and a %s request are mutually exclusive", gpu.FractionAnnotation, gpu.ResourceName)
+	}
+	return ParseFraction(frac)
+}
+
+func containerGPUs(c *v1.Container) (int64, error) {
+	q, ok := c.Resources.Requests[gpu.ResourceName]
+	if !ok {
+		q, ok = c.Resources.Limits[gpu.ResourceName]
+	}
+	if !ok {
+		return 0, nil
+	}
+	n, exact := q.AsInt64()
+	if !exact || n < 0 || n > MaxGPUsPerObject {
+		return 0, fmt.Errorf("container %q: %s request %s is not a whole number of GPUs in [0, %d]",
+			c.Name, gpu.ResourceName, q.String(), MaxGPUsPerObject)
+	}
+	return n, nil
+}
+
+// podUID is the UID of a pod this package creates; the scheduler's cache keys pods by UID.
+func podUID(name string) types.UID { return types.UID(Namespace + "/" + name) }
+
+// nodeUID is the UID of a node this package creates.
+func nodeUID(name string) types.UID { return types.UID("node/" + name) }
