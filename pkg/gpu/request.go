@@ -1,7 +1,10 @@
 package gpu
 
 import (
+	"math"
+
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	resourcehelper "k8s.io/component-helpers/resource"
 	fwk "k8s.io/kube-scheduler/framework"
 )
@@ -15,8 +18,15 @@ func PodGPURequest(pod *v1.Pod) int64 {
 	if !ok {
 		return 0
 	}
+	// A request beyond int64 (the API server refuses it, a hand-made object may not) must not wrap
+	// around into a small or negative count that would fit anywhere.
+	if q.Cmp(maxCount) > 0 {
+		return math.MaxInt64
+	}
 	return q.Value()
 }
+
+var maxCount = *resource.NewQuantity(math.MaxInt64, resource.DecimalSI)
 
 // NodeGPUs returns the node's allocatable GPUs and those not requested by its assigned and assumed
 // Pods. It reads integers from NodeInfo and allocates nothing, so Filter and Score can call it.

@@ -101,6 +101,10 @@ func (pl *AntiStranding) Filter(_ context.Context, cycleState fwk.CycleState, _ 
 		return nil
 	}
 	cpuLeft, memLeft := leftAfter(nodeInfo, req)
+	// A Pod that does not fit at all is NodeResourcesFit's to reject, with its own reason.
+	if cpuLeft < 0 || memLeft < 0 {
+		return nil
+	}
 	if cpuLeft < freeGPUs*pl.milliCPUPerGPU {
 		return fwk.NewStatus(fwk.Unschedulable, ReasonCPUHeldForGPUs)
 	}

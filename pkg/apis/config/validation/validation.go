@@ -52,11 +52,18 @@ func ValidateInterconnectArgs(path *field.Path, args *config.InterconnectArgs) e
 	return errs.ToAggregate()
 }
 
-// ValidateAntiStrandingArgs validates AntiStranding's args: hold-backs are not negative.
+// Upper bounds on the hold-backs: far above any machine's per-GPU share, low enough that multiplying
+// by a node's GPU count cannot overflow.
+var (
+	maxCPUPerGPU    = resource.MustParse("1024")
+	maxMemoryPerGPU = resource.MustParse("64Ti")
+)
+
+// ValidateAntiStrandingArgs validates AntiStranding's args: hold-backs between zero and a sane bound.
 func ValidateAntiStrandingArgs(path *field.Path, args *config.AntiStrandingArgs) error {
 	var errs field.ErrorList
-	errs = append(errs, validateNonNegative(path.Child("cpuPerGPU"), args.CPUPerGPU)...)
-	errs = append(errs, validateNonNegative(path.Child("memoryPerGPU"), args.MemoryPerGPU)...)
+	errs = append(errs, validateRange(path.Child("cpuPerGPU"), args.CPUPerGPU, maxCPUPerGPU)...)
+	errs = append(errs, validateRange(path.Child("memoryPerGPU"), args.MemoryPerGPU, maxMemoryPerGPU)...)
 	return errs.ToAggregate()
 }
 
@@ -67,9 +74,12 @@ func validateLabelKey(p *field.Path, key string) field.ErrorList {
 	return metav1validation.ValidateLabelName(key, p)
 }
 
-func validateNonNegative(p *field.Path, q resource.Quantity) field.ErrorList {
+func validateRange(p *field.Path, q, maxQ resource.Quantity) field.ErrorList {
 	if q.Sign() < 0 {
 		return field.ErrorList{field.Invalid(p, q.String(), "must not be negative")}
+	}
+	if q.Cmp(maxQ) > 0 {
+		return field.ErrorList{field.Invalid(p, q.String(), "must be at most "+maxQ.String())}
 	}
 	return nil
 }

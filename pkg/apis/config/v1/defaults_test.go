@@ -1,0 +1,203 @@
+package v1_test
+
+import (
+	"testing"
+
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/runtime"
+	kubeschedulerscheme "k8s.io/kubernetes/pkg/scheduler/apis/config/scheme"
+
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
+	_ "github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config/scheme"
+	v1 "github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config/v1"
+)
+
+var scheme = kubeschedulerscheme.Scheme
+
+func strPtr(s string) *string { return &s }
+
+func qty(s string) *resource.Quantity {
+	q := resource.MustParse(s)
+	return &q
+}
+
+// defaulted runs the scheme's defaulting, as kube-scheduler does on a profile's pluginConfig, and
+// checks that it matches calling the SetDefaults function directly.
+func defaulted[T runtime.Object](t *testing.T, obj T, setDefaults func(T)) T {
+	t.Helper()
+	direct := obj.DeepCopyObject().(T)
+	setDefaults(direct)
+	scheme.Default(obj)
+	if !apiequality.Semantic.DeepEqual(obj, direct) {
+		t.Errorf("scheme defaulting gave %+v, SetDefaults gave %+v", obj, direct)
+	}
+	return obj
+}
+
+func TestGPUModelArgsDefaults(t *testing.T) {
+	tests := []struct {
+		name string
+		in   *v1.GPUModelArgs
+		want string
+	}{
+		{name: "unset", in: &v1.GPUModelArgs{}, want: "nvidia.com/gpu.product"},
+		{name: "set", in: &v1.GPUModelArgs{ModelLabel: strPtr("example.com/gpu-model")}, want: "example.com/gpu-model"},
+		// An empty label is kept for validation to reject, not silently replaced.
+		{name: "set empty", in: &v1.GPUModelArgs{ModelLabel: strPtr("")}, want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := defaulted(t, tt.in, v1.SetDefaults_GPUModelArgs)
+			if got.ModelLabel == nil || *got.ModelLabel != tt.want {
+				t.Errorf("ModelLabel = %v, want %q", got.ModelLabel, tt.want)
+			}
+		})
+	}
+}
+
+func TestInterconnectArgsDefaults(t *testing.T) {
+	defaults := []v1.InterconnectType{
+		{Name: "infiniband", NodeLabels: []v1.NodeLabel{{Key: "interconnect.gpu-scheduler.io/infiniband", Value: "true"}}},
+		{Name: "roce", NodeLabels: []v1.NodeLabel{{Key: "interconnect.gpu-scheduler.io/roce", Value: "true"}}},
+		{Name: "nvlink", NodeLabels: []v1.NodeLabel{
+			{Key: "interconnect.gpu-scheduler.io/nvlink", Value: "true"},
+			{Key: "nvidia.com/gpu.clique"},
+		}},
+	}
+	custom := []v1.InterconnectType{{Name: "slingshot", NodeLabels: []v1.NodeLabel{{Key: "example.com/fabric", Value: "slingshot"}}}}
+	tests := []struct {
+		name string
+		in   *v1.InterconnectArgs
+		want []v1.InterconnectType
+	}{
+		{name: "unset", in: &v1.InterconnectArgs{}, want: defaults},
+		{name: "set", in: &v1.InterconnectArgs{Interconnects: custom}, want: custom},
+		// An explicitly empty list means no premium interconnects, not the defaults.
+		{name: "set empty", in: &v1.InterconnectArgs{Interconnects: []v1.InterconnectType{}}, want: []v1.InterconnectType{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := defaulted(t, tt.in, v1.SetDefaults_InterconnectArgs)
+			if !apiequality.Semantic.DeepEqual(got.Interconnects, tt.want) || got.Interconnects == nil {
+				t.Errorf("Interconnects = %+v, want %+v", got.Interconnects, tt.want)
+			}
+		})
+	}
+	// Each call returns a fresh list, so one profile's args cannot alias another's.
+	a, b := v1.DefaultInterconnects(), v1.DefaultInterconnects()
+	a[0].Name, a[2].NodeLabels[1].Key = "changed", "changed"
+	if b[0].Name != "infiniband" || b[2].NodeLabels[1].Key != "nvidia.com/gpu.clique" {
+		t.Errorf("DefaultInterconnects shares its slices between calls")
+	}
+}
+
+func TestAntiStrandingArgsDefaults(t *testing.T) {
+	tests := []struct {
+		name                string
+		in                  *v1.AntiStrandingArgs
+		wantCPU, wantMemory string
+	}{
+		{name: "unset", in: &v1.AntiStrandingArgs{}, wantCPU: "2", wantMemory: "8Gi"},
+		{name: "set", in: &v1.AntiStrandingArgs{CPUPerGPU: qty("500m"), MemoryPerGPU: qty("4Gi")}, wantCPU: "500m", wantMemory: "4Gi"},
+		{name: "set to zero", in: &v1.AntiStrandingArgs{CPUPerGPU: qty("0"), MemoryPerGPU: qty("0")}, wantCPU: "0", wantMemory: "0"},
+		{name: "only CPU set", in: &v1.AntiStrandingArgs{CPUPerGPU: qty("4")}, wantCPU: "4", wantMemory: "8Gi"},
+		{name: "only memory set", in: &v1.AntiStrandingArgs{MemoryPerGPU: qty("16Gi")}, wantCPU: "2", wantMemory: "16Gi"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := defaulted(t, tt.in, v1.SetDefaults_AntiStrandingArgs)
+			if got.CPUPerGPU == nil || got.CPUPerGPU.Cmp(resource.MustParse(tt.wantCPU)) != 0 {
+				t.Errorf("CPUPerGPU = %v, want %s", got.CPUPerGPU, tt.wantCPU)
+			}
+			if got.MemoryPerGPU == nil || got.MemoryPerGPU.Cmp(resource.MustParse(tt.wantMemory)) != 0 {
+				t.Errorf("MemoryPerGPU = %v, want %s", got.MemoryPerGPU, tt.wantMemory)
+			}
+		})
+	}
+	// Defaulting copies the package defaults, so changing one object's value leaves them alone.
+	args := &v1.AntiStrandingArgs{}
+	v1.SetDefaults_AntiStrandingArgs(args)
+	args.CPUPerGPU.Add(resource.MustParse("1"))
+	args.MemoryPerGPU.Add(resource.MustParse("1Gi"))
+	if v1.DefaultCPUPerGPU.Cmp(resource.MustParse("2")) != 0 || v1.DefaultMemoryPerGPU.Cmp(resource.MustParse("8Gi")) != 0 {
+		t.Errorf("defaults changed through defaulted args: %v, %v", v1.DefaultCPUPerGPU, v1.DefaultMemoryPerGPU)
+	}
+}
+
+// roundTrip converts versioned to internal and back through the scheme, checks the internal object
+// against wantInternal and that the versioned object comes back unchanged.
+func roundTrip(t *testing.T, versioned, internal, back, wantInternal runtime.Object) {
+	t.Helper()
+	if err := scheme.Convert(versioned, internal, nil); err != nil {
+		t.Fatalf("to internal: %v", err)
+	}
+	if !apiequality.Semantic.DeepEqual(internal, wantInternal) {
+		t.Errorf("internal = %+v, want %+v", internal, wantInternal)
+	}
+	if err := scheme.Convert(internal, back, nil); err != nil {
+		t.Fatalf("back to v1: %v", err)
+	}
+	if !apiequality.Semantic.DeepEqual(back, versioned) {
+		t.Errorf("round trip gave %+v, want %+v", back, versioned)
+	}
+}
+
+func TestConversionRoundTrip(t *testing.T) {
+	t.Run("GPUModelArgs", func(t *testing.T) {
+		roundTrip(t, &v1.GPUModelArgs{ModelLabel: strPtr("example.com/gpu-model")}, &config.GPUModelArgs{}, &v1.GPUModelArgs{},
+			&config.GPUModelArgs{ModelLabel: "example.com/gpu-model"})
+	})
+	t.Run("InterconnectArgs", func(t *testing.T) {
+		roundTrip(t, &v1.InterconnectArgs{Interconnects: []v1.InterconnectType{
+			{Name: "infiniband", NodeLabels: []v1.NodeLabel{{Key: "example.com/ib", Value: "true"}}},
+			{Name: "nvlink", NodeLabels: []v1.NodeLabel{{Key: "example.com/nvlink", Value: "yes"}, {Key: "nvidia.com/gpu.clique"}}},
+		}}, &config.InterconnectArgs{}, &v1.InterconnectArgs{},
+			&config.InterconnectArgs{Interconnects: []config.InterconnectType{
+				{Name: "infiniband", NodeLabels: []config.NodeLabel{{Key: "example.com/ib", Value: "true"}}},
+				{Name: "nvlink", NodeLabels: []config.NodeLabel{{Key: "example.com/nvlink", Value: "yes"}, {Key: "nvidia.com/gpu.clique"}}},
+			}})
+	})
+	t.Run("AntiStrandingArgs", func(t *testing.T) {
+		roundTrip(t, &v1.AntiStrandingArgs{CPUPerGPU: qty("1500m"), MemoryPerGPU: qty("12Gi")}, &config.AntiStrandingArgs{}, &v1.AntiStrandingArgs{},
+			&config.AntiStrandingArgs{CPUPerGPU: resource.MustParse("1500m"), MemoryPerGPU: resource.MustParse("12Gi")})
+	})
+	t.Run("defaulted args", func(t *testing.T) {
+		model, ic, as := &v1.GPUModelArgs{}, &v1.InterconnectArgs{}, &v1.AntiStrandingArgs{}
+		for _, obj := range []runtime.Object{model, ic, as} {
+			scheme.Default(obj)
+		}
+		roundTrip(t, model, &config.GPUModelArgs{}, &v1.GPUModelArgs{}, &config.GPUModelArgs{ModelLabel: "nvidia.com/gpu.product"})
+		roundTrip(t, ic, &config.InterconnectArgs{}, &v1.InterconnectArgs{}, &config.InterconnectArgs{Interconnects: []config.InterconnectType{
+			{Name: "infiniband", NodeLabels: []config.NodeLabel{{Key: "interconnect.gpu-scheduler.io/infiniband", Value: "true"}}},
+			{Name: "roce", NodeLabels: []config.NodeLabel{{Key: "interconnect.gpu-scheduler.io/roce", Value: "true"}}},
+			{Name: "nvlink", NodeLabels: []config.NodeLabel{{Key: "interconnect.gpu-scheduler.io/nvlink", Value: "true"}, {Key: "nvidia.com/gpu.clique"}}},
+		}})
+		roundTrip(t, as, &config.AntiStrandingArgs{}, &v1.AntiStrandingArgs{},
+			&config.AntiStrandingArgs{CPUPerGPU: resource.MustParse("2"), MemoryPerGPU: resource.MustParse("8Gi")})
+	})
+}
+
+// TestConvertUndefaultedQuantities: without defaulting, a missing quantity converts to zero, and
+// comes back set to zero.
+func TestConvertUndefaultedQuantities(t *testing.T) {
+	internal := &config.AntiStrandingArgs{}
+	if err := scheme.Convert(&v1.AntiStrandingArgs{CPUPerGPU: qty("3")}, internal, nil); err != nil {
+		t.Fatal(err)
+	}
+	if internal.CPUPerGPU.Cmp(resource.MustParse("3")) != 0 || !internal.MemoryPerGPU.IsZero() {
+		t.Errorf("internal = %v, %v; want 3 and 0", &internal.CPUPerGPU, &internal.MemoryPerGPU)
+	}
+	back := &v1.AntiStrandingArgs{}
+	if err := scheme.Convert(internal, back, nil); err != nil {
+		t.Fatal(err)
+	}
+	if back.MemoryPerGPU == nil || !back.MemoryPerGPU.IsZero() {
+		t.Errorf("MemoryPerGPU back = %v, want 0", back.MemoryPerGPU)
+	}
+	// The converted quantities are copies: changing one side leaves the other alone.
+	back.CPUPerGPU.Add(resource.MustParse("1"))
+	if internal.CPUPerGPU.Cmp(resource.MustParse("3")) != 0 {
+		t.Errorf("internal CPUPerGPU changed to %v through the converted object", &internal.CPUPerGPU)
+	}
+}

@@ -1,0 +1,157 @@
+package validation
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
+)
+
+var root = field.NewPath("pluginConfig", "X", "args")
+
+// fieldErr is what a test expects of one error: its type and its full field path.
+type fieldErr struct {
+	Type  field.ErrorType
+	Field string
+}
+
+func (e fieldErr) String() string { return fmt.Sprintf("%s %s", e.Field, e.Type) }
+
+// fieldErrs flattens what a Validate function returned into comparable type and path pairs.
+func fieldErrs(t *testing.T, err error) []fieldErr {
+	t.Helper()
+	if err == nil {
+		return nil
+	}
+	var agg utilerrors.Aggregate
+	if !errors.As(err, &agg) {
+		t.Fatalf("error %v is not an aggregate", err)
+	}
+	var out []fieldErr
+	for _, e := range agg.Errors() {
+		var fe *field.Error
+		if !errors.As(e, &fe) {
+			t.Fatalf("error %v is not a *field.Error", e)
+		}
+		out = append(out, fieldErr{Type: fe.Type, Field: fe.Field})
+	}
+	return out
+}
+
+func check(t *testing.T, err error, want []fieldErr) {
+	t.Helper()
+	if got := fieldErrs(t, err); !reflect.DeepEqual(got, want) {
+		t.Errorf("errors = %v, want %v (error: %v)", got, want, err)
+	}
+}
+
+func TestValidateGPUModelArgs(t *testing.T) {
+	const path = "pluginConfig.X.args.modelLabel"
+	tests := []struct {
+		name  string
+		label string
+		want  []fieldErr
+	}{
+		{name: "default label", label: "nvidia.com/gpu.product"},
+		{name: "unprefixed label", label: "gpu-model"},
+		{name: "63-character name", label: "example.com/" + strings.Repeat("m", 63)},
+		{name: "empty", label: "", want: []fieldErr{{field.ErrorTypeRequired, path}}},
+		{name: "space", label: "gpu model", want: []fieldErr{{field.ErrorTypeInvalid, path}}},
+		{name: "two slashes", label: "a/b/c", want: []fieldErr{{field.ErrorTypeInvalid, path}}},
+		// IsQualifiedName reports an empty name part twice: empty, and not matching the pattern.
+		{name: "empty name after prefix", label: "example.com/", want: []fieldErr{{field.ErrorTypeInvalid, path}, {field.ErrorTypeInvalid, path}}},
+		{name: "upper-case prefix", label: "Example.com/model", want: []fieldErr{{field.ErrorTypeInvalid, path}}},
+		{name: "64-character name", label: strings.Repeat("m", 64), want: []fieldErr{{field.ErrorTypeInvalid, path}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			check(t, ValidateGPUModelArgs(root, &config.GPUModelArgs{ModelLabel: tt.label}), tt.want)
+		})
+	}
+}
+
+func TestValidateInterconnectArgs(t *testing.T) {
+	ib := config.InterconnectType{Name: "infiniband", NodeLabels: []config.NodeLabel{{Key: "interconnect.gpu-scheduler.io/infiniband", Value: "true"}}}
+	nvlink := config.InterconnectType{Name: "nvlink", NodeLabels: []config.NodeLabel{
+		{Key: "interconnect.gpu-scheduler.io/nvlink", Value: "true"}, {Key: "nvidia.com/gpu.clique"}}}
+	named := func(n int) []config.InterconnectType {
+		out := make([]config.InterconnectType, n)
+		for i := range out {
+			out[i] = config.InterconnectType{Name: fmt.Sprintf("ic%d", i), NodeLabels: ib.NodeLabels}
+		}
+		return out
+	}
+	labels := func(ls ...config.NodeLabel) []config.InterconnectType {
+		return []config.InterconnectType{{Name: "infiniband", NodeLabels: ls}}
+	}
+	const p = "pluginConfig.X.args.interconnects"
+	tests := []struct {
+		name string
+		ics  []config.InterconnectType
+		want []fieldErr
+	}{
+		{name: "defaults", ics: []config.InterconnectType{ib, {Name: "roce", NodeLabels: []config.NodeLabel{{Key: "interconnect.gpu-scheduler.io/roce", Value: "true"}}}, nvlink}},
+		{name: "none", ics: nil},
+		{name: "value-less label", ics: labels(config.NodeLabel{Key: "nvidia.com/gpu.clique"})},
+		{name: "64 interconnects", ics: named(64)},
+		{name: "65 interconnects", ics: named(65), want: []fieldErr{{field.ErrorTypeTooMany, p}}},
+		{name: "empty name", ics: []config.InterconnectType{{NodeLabels: ib.NodeLabels}}, want: []fieldErr{{field.ErrorTypeRequired, p + "[0].name"}}},
+		{name: "upper-case name", ics: []config.InterconnectType{ib, {Name: "NVLink", NodeLabels: ib.NodeLabels}}, want: []fieldErr{{field.ErrorTypeInvalid, p + "[1].name"}}},
+		{name: "underscore in name", ics: []config.InterconnectType{{Name: "infini_band", NodeLabels: ib.NodeLabels}}, want: []fieldErr{{field.ErrorTypeInvalid, p + "[0].name"}}},
+		{name: "duplicate name", ics: []config.InterconnectType{ib, nvlink, ib}, want: []fieldErr{{field.ErrorTypeDuplicate, p + "[2].name"}}},
+		{name: "no node labels", ics: []config.InterconnectType{ib, {Name: "roce"}}, want: []fieldErr{{field.ErrorTypeRequired, p + "[1].nodeLabels"}}},
+		{name: "empty key", ics: labels(config.NodeLabel{Value: "true"}), want: []fieldErr{{field.ErrorTypeRequired, p + "[0].nodeLabels[0].key"}}},
+		{name: "bad key", ics: labels(ib.NodeLabels[0], config.NodeLabel{Key: "bad key"}), want: []fieldErr{{field.ErrorTypeInvalid, p + "[0].nodeLabels[1].key"}}},
+		{name: "bad value", ics: labels(config.NodeLabel{Key: "example.com/fabric", Value: "not ok"}), want: []fieldErr{{field.ErrorTypeInvalid, p + "[0].nodeLabels[0].value"}}},
+		{name: "several errors at once", ics: []config.InterconnectType{
+			{Name: "", NodeLabels: nil},
+			{Name: "roce", NodeLabels: []config.NodeLabel{{Key: "a/b/c", Value: "-x"}}},
+		}, want: []fieldErr{
+			{field.ErrorTypeRequired, p + "[0].name"},
+			{field.ErrorTypeRequired, p + "[0].nodeLabels"},
+			{field.ErrorTypeInvalid, p + "[1].nodeLabels[0].key"},
+			{field.ErrorTypeInvalid, p + "[1].nodeLabels[0].value"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			check(t, ValidateInterconnectArgs(root, &config.InterconnectArgs{Interconnects: tt.ics}), tt.want)
+		})
+	}
+}
+
+func TestValidateAntiStrandingArgs(t *testing.T) {
+	const (
+		cpu = "pluginConfig.X.args.cpuPerGPU"
+		mem = "pluginConfig.X.args.memoryPerGPU"
+	)
+	tests := []struct {
+		name        string
+		cpu, memory string
+		want        []fieldErr
+	}{
+		{name: "defaults", cpu: "2", memory: "8Gi"},
+		{name: "zero", cpu: "0", memory: "0"},
+		{name: "fractional CPU", cpu: "250m", memory: "512Mi"},
+		{name: "negative CPU", cpu: "-1", memory: "8Gi", want: []fieldErr{{field.ErrorTypeInvalid, cpu}}},
+		{name: "negative millicores", cpu: "-1m", memory: "8Gi", want: []fieldErr{{field.ErrorTypeInvalid, cpu}}},
+		{name: "negative memory", cpu: "2", memory: "-1Gi", want: []fieldErr{{field.ErrorTypeInvalid, mem}}},
+		{name: "CPU at the bound", cpu: "1024", memory: "8Gi"},
+		{name: "CPU above the bound", cpu: "1025", memory: "8Gi", want: []fieldErr{{field.ErrorTypeInvalid, cpu}}},
+		{name: "memory above the bound", cpu: "2", memory: "65Ti", want: []fieldErr{{field.ErrorTypeInvalid, mem}}},
+		{name: "both negative", cpu: "-2", memory: "-8Gi", want: []fieldErr{{field.ErrorTypeInvalid, cpu}, {field.ErrorTypeInvalid, mem}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := &config.AntiStrandingArgs{CPUPerGPU: resource.MustParse(tt.cpu), MemoryPerGPU: resource.MustParse(tt.memory)}
+			check(t, ValidateAntiStrandingArgs(root, args), tt.want)
+		})
+	}
+}
