@@ -17,7 +17,7 @@ import (
 	configv1 "github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config/v1"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins"
-	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/internal/plugintest"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/plugintest"
 )
 
 // benchNodes is the cluster size the issue sets for per-node benchmarks.

@@ -129,7 +129,7 @@ func stripCount(r string) string {
 func shapesOf(pods []trace.Pod) []gpu.Shape {
 	type key struct {
 		cpu, mem, gpus, milli int64
-		models               string
+		models                string
 	}
 	counts := map[key]int{}
 	var order []key

@@ -9,7 +9,7 @@ import (
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 
-	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/internal/plugintest"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/plugintest"
 )
 
 // gpuNode is a node with total GPUs, used of them requested by one Pod already on it.

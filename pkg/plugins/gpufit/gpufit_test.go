@@ -10,7 +10,7 @@ import (
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
-	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/internal/plugintest"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/plugintest"
 )
 
 var gpuReq = func(n string) map[v1.ResourceName]string { return map[v1.ResourceName]string{gpu.ResourceName: n} }

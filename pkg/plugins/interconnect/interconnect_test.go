@@ -15,7 +15,7 @@ import (
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
 	configv1 "github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config/v1"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
-	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/internal/plugintest"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/plugintest"
 )
 
 const (
