@@ -1,6 +1,10 @@
 package gpu
 
-import "strings"
+import (
+	"sort"
+	"strings"
+	"sync"
+)
 
 // Shape is a kind of Pod in a workload, and how often it occurs: the unit of FGD's fragmentation
 // measure (Weng et al., USENIX ATC'23).
@@ -14,68 +18,138 @@ type Shape struct {
 	Weight float64
 }
 
-// NodeFree is what a node has left: CPU, memory, and the free thousandths of each GPU.
-type NodeFree struct {
-	MilliCPU, Memory int64
-	Model            string
-	GPUFree          []int64
+// maxThresholds bounds the distinct per-GPU shares a Workload tells apart, so measuring a node needs
+// only fixed scratch space; shares beyond it are rounded down onto their neighbours.
+const maxThresholds = 128
+
+// Workload is a distribution of Pod shapes, prepared so that measuring a node's fragmentation costs
+// one pass over its GPUs plus one comparison per shape, and allocates nothing.
+type Workload struct {
+	gpuShapes []preparedShape
+	// thresholds are the distinct per-GPU shares of the GPU shapes, ascending.
+	thresholds []int64
+	// weight is the total weight; noGPUWeight the part that asks for no GPU.
+	weight, noGPUWeight float64
+	// models maps a lower-case model to its bit in preparedShape.models.
+	models map[string]uint64
+	// nodeModels caches a node label value (any case) to its bit, so measuring does not allocate.
+	nodeModels sync.Map
 }
 
-// Fragmentation is FGD's expected fragmentation of a node under a workload, in GPU milli: for each
-// shape, weighted, the free GPU capacity that shape could not use there. That is all of it when the
-// shape asks for no GPU or does not fit the node (CPU, memory, model or GPUs), else the free slices
-// smaller than the shape's per-GPU share.
-func Fragmentation(n NodeFree, shapes []Shape) float64 {
-	var total int64
-	for _, f := range n.GPUFree {
-		total += f
-	}
-	if total == 0 {
-		return 0
-	}
-	var frag, weights float64
-	for i := range shapes {
-		s := &shapes[i]
-		weights += s.Weight
-		if s.GPUs == 0 || !fits(n, s) {
-			frag += s.Weight * float64(total)
+type preparedShape struct {
+	milliCPU, memory, gpus int64
+	threshold              int
+	weight                 float64
+	// models is the set of accepted model bits; 0 accepts any model.
+	models uint64
+	// anyModelBits is set when the shape names more models than fit the bit set: it then accepts
+	// every model, erring towards calling capacity usable.
+	anyModelBits bool
+}
+
+// NewWorkload prepares shapes for Fragmentation.
+func NewWorkload(shapes []Shape) *Workload {
+	w := &Workload{models: map[string]uint64{}}
+	var shares []int64
+	for _, s := range shapes {
+		if s.Weight <= 0 {
 			continue
 		}
-		var small int64
-		for _, f := range n.GPUFree {
-			if f < s.GPUMilli {
-				small += f
-			}
+		w.weight += s.Weight
+		if s.GPUs == 0 {
+			w.noGPUWeight += s.Weight
+			continue
 		}
-		frag += s.Weight * float64(small)
+		shares = append(shares, s.GPUMilli)
 	}
-	if weights == 0 {
-		return 0
+	sort.Slice(shares, func(i, j int) bool { return shares[i] < shares[j] })
+	for _, m := range shares {
+		if n := len(w.thresholds); n == 0 || w.thresholds[n-1] != m {
+			w.thresholds = append(w.thresholds, m)
+		}
 	}
-	return frag / weights
+	if n := len(w.thresholds); n > maxThresholds {
+		// Keep evenly spaced representatives; a share maps to the largest kept one not above it.
+		kept := make([]int64, 0, maxThresholds)
+		for i := 0; i < maxThresholds; i++ {
+			kept = append(kept, w.thresholds[i*n/maxThresholds])
+		}
+		w.thresholds = kept
+	}
+	for _, s := range shapes {
+		if s.Weight <= 0 || s.GPUs == 0 {
+			continue
+		}
+		ps := preparedShape{milliCPU: s.MilliCPU, memory: s.Memory, gpus: s.GPUs, weight: s.Weight,
+			threshold: sort.Search(len(w.thresholds), func(i int) bool { return w.thresholds[i] > s.GPUMilli }) - 1}
+		for _, m := range s.Models {
+			m = strings.ToLower(m)
+			bit, ok := w.models[m]
+			if !ok && len(w.models) < 64 {
+				bit = 1 << len(w.models)
+				w.models[m] = bit
+				ok = true
+			}
+			if !ok {
+				ps.anyModelBits = true
+			}
+			ps.models |= bit
+		}
+		if ps.anyModelBits {
+			ps.models = 0
+		}
+		w.gpuShapes = append(w.gpuShapes, ps)
+	}
+	return w
 }
 
-func fits(n NodeFree, s *Shape) bool {
-	if s.MilliCPU > n.MilliCPU || s.Memory > n.Memory {
-		return false
+// Empty reports whether the workload has no shapes to measure against.
+func (w *Workload) Empty() bool { return w.weight == 0 }
+
+// Fragmentation is FGD's expected fragmentation of a node under the workload, in GPU thousandths:
+// for each shape, weighted, the free GPU capacity that shape could not use there. That is all of it
+// when the shape asks for no GPU or does not fit the node (CPU, memory, model or GPUs), else the
+// free slices smaller than the shape's per-GPU share. free holds each GPU's free thousandths.
+func (w *Workload) Fragmentation(milliCPU, memory int64, model string, free []int64) float64 {
+	var total int64
+	for _, f := range free {
+		total += f
 	}
-	if len(s.Models) > 0 {
-		ok := false
-		for _, m := range s.Models {
-			if strings.EqualFold(m, n.Model) {
-				ok = true
-				break
+	if total == 0 || w.weight == 0 {
+		return 0
+	}
+	// For each threshold: how many GPUs have at least that much free, and how much free capacity
+	// sits in slices below it.
+	var usable, small [maxThresholds]int64
+	for _, f := range free {
+		for t, m := range w.thresholds {
+			if f >= m {
+				usable[t]++
+			} else {
+				small[t] += f
 			}
 		}
-		if !ok {
-			return false
+	}
+	modelBit := w.modelBit(model)
+	frag := w.noGPUWeight * float64(total)
+	for i := range w.gpuShapes {
+		s := &w.gpuShapes[i]
+		fits := s.milliCPU <= milliCPU && s.memory <= memory && usable[s.threshold] >= s.gpus &&
+			(s.models == 0 || s.models&modelBit != 0)
+		if fits {
+			frag += s.weight * float64(small[s.threshold])
+		} else {
+			frag += s.weight * float64(total)
 		}
 	}
-	var usable int64
-	for _, f := range n.GPUFree {
-		if f >= s.GPUMilli {
-			usable++
-		}
+	return frag / w.weight
+}
+
+func (w *Workload) modelBit(model string) uint64 {
+	if bit, ok := w.nodeModels.Load(model); ok {
+		return bit.(uint64)
 	}
-	return usable >= s.GPUs
+	bit := w.models[strings.ToLower(model)]
+	w.nodeModels.Store(model, bit)
+	return bit
 }

@@ -47,6 +47,8 @@ type Simulator struct {
 type Placement struct {
 	// Node is where the Pod was placed; empty when it could not be.
 	Node string
+	// Pod is the placed copy, as plugins annotated it in Reserve (e.g. the GPU holding a share).
+	Pod *v1.Pod
 	// Reasons counts, per failure reason, the nodes that rejected the Pod (or the Pod-level reason
 	// with count 0 when PreFilter rejected it outright).
 	Reasons map[string]int
@@ -133,29 +135,30 @@ func (s *Simulator) Schedule(pod *v1.Pod) (Placement, error) {
 		chosen = feasible[s.selectHost(scores)]
 	}
 	nodeName := chosen.Node().Name
-	if status := s.fw.RunReservePluginsReserve(ctx, state, pod, nodeName); !status.IsSuccess() {
-		s.fw.RunReservePluginsUnreserve(ctx, state, pod, nodeName)
-		return Placement{Reasons: map[string]int{status.Message(): 1}}, nil
-	}
+	// As kube-scheduler: Reserve gets the assumed copy (plugins may annotate it) and sees the node as
+	// it was before this Pod, like the scheduler's snapshot; then the copy joins the node.
 	assumed := pod.DeepCopy()
 	assumed.Spec.NodeName = nodeName
+	if status := s.fw.RunReservePluginsReserve(ctx, state, assumed, nodeName); !status.IsSuccess() {
+		s.fw.RunReservePluginsUnreserve(ctx, state, assumed, nodeName)
+		return Placement{Reasons: map[string]int{status.Message(): 1}}, nil
+	}
 	podInfo, err := framework.NewPodInfo(assumed)
 	if err != nil {
 		return Placement{}, err
 	}
 	chosen.AddPodInfo(podInfo)
-	return Placement{Node: nodeName}, nil
+	return Placement{Node: nodeName, Pod: assumed}, nil
 }
 
-// Remove takes a placed Pod off its node, as a deletion does.
+// Remove takes a placed Pod off its node, as a deletion does. The node forgets the copy it holds,
+// found by UID, so pod may be the object given to Schedule.
 func (s *Simulator) Remove(pod *v1.Pod, nodeName string) error {
 	ni, err := s.cluster.Get(nodeName)
 	if err != nil {
 		return err
 	}
-	assumed := pod.DeepCopy()
-	assumed.Spec.NodeName = nodeName
-	return ni.RemovePod(klog.FromContext(s.ctx), assumed)
+	return ni.RemovePod(klog.FromContext(s.ctx), pod)
 }
 
 // filterChunk is how many nodes are filtered between checks of whether enough feasible nodes were

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	fwk "k8s.io/kube-scheduler/framework"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
@@ -31,9 +30,10 @@ type Result struct {
 	FragPctAt100  float64        `json:"frag_pct_at_100"`
 	WallSeconds   float64        `json:"wall_seconds"`
 	FailedReasons map[string]int `json:"failed_reasons"`
-	// FractionalAsWhole counts Pods asking for a share of one GPU, placed as one whole GPU (see
-	// WholeGPUForShare) until the scheduler shares GPUs.
-	FractionalAsWhole int     `json:"fractional_as_whole"`
+	// Fractional counts Pods asking for a share of one GPU; they share GPUs as in the daemon.
+	Fractional int `json:"fractional"`
+	// FractionalAsWhole is kept until pkg/sim/cli moves to Fractional. TODO(lead): delete.
+	FractionalAsWhole int     `json:"-"`
 	Timeline          []Point `json:"-"`
 }
 
@@ -64,8 +64,7 @@ func Inflate(ctx context.Context, profile Profile, nodes []*v1.Node, pods []trac
 		p := &pods[i]
 		pod := p.Pod
 		if share := p.GPUMilli; share > 0 && share < gpu.MilliPerGPU {
-			pod = WholeGPUForShare(pod)
-			res.FractionalAsWhole++
+			res.Fractional++
 		}
 		placed, err := s.Schedule(pod)
 		if err != nil {
@@ -100,23 +99,6 @@ func Inflate(ctx context.Context, profile Profile, nodes []*v1.Node, pods []trac
 	return res, nil
 }
 
-// WholeGPUForShare is the documented rule for a Pod asking for a share of one GPU while the
-// scheduler places only whole GPUs: it gets one whole GPU, which no other Pod can use. Allocation
-// still counts only the share it asked for.
-func WholeGPUForShare(pod *v1.Pod) *v1.Pod {
-	out := pod.DeepCopy()
-	one := resource.MustParse("1")
-	c := &out.Spec.Containers[0]
-	if c.Resources.Requests == nil {
-		c.Resources.Requests = v1.ResourceList{}
-	}
-	if c.Resources.Limits == nil {
-		c.Resources.Limits = v1.ResourceList{}
-	}
-	c.Resources.Requests[gpu.ResourceName], c.Resources.Limits[gpu.ResourceName] = one, one
-	return out
-}
-
 // stripCount turns "12 Insufficient free GPUs" into the reason alone, for counting failed Pods.
 func stripCount(r string) string {
 	if i := strings.IndexByte(r, ' '); i > 0 && strings.Trim(r[:i], "0123456789") == "" {
@@ -141,8 +123,7 @@ func shapesOf(pods []trace.Pod) []gpu.Shape {
 		case p.GPUMilli >= gpu.MilliPerGPU:
 			k.gpus, k.milli = p.GPUMilli/gpu.MilliPerGPU, gpu.MilliPerGPU
 		case p.GPUMilli > 0:
-			// Placed as a whole GPU (WholeGPUForShare), so it needs one whole free GPU.
-			k.gpus, k.milli = 1, gpu.MilliPerGPU
+			k.gpus, k.milli = 1, p.GPUMilli
 		}
 		if counts[k] == 0 {
 			order = append(order, k)
@@ -163,15 +144,15 @@ func shapesOf(pods []trace.Pod) []gpu.Shape {
 // fragTracker keeps each node's expected fragmentation and their sum, recomputing only the node a
 // placement changed: the cost per Pod is one node times the shapes, not the whole cluster.
 type fragTracker struct {
-	nodes  []fwk.NodeInfo
-	shapes []gpu.Shape
-	byNode []float64
-	total  float64
-	free   []int64
+	nodes    []fwk.NodeInfo
+	workload *gpu.Workload
+	byNode   []float64
+	total    float64
+	free     []int64
 }
 
 func newFragTracker(nodes []fwk.NodeInfo, shapes []gpu.Shape) *fragTracker {
-	t := &fragTracker{nodes: nodes, shapes: shapes, byNode: make([]float64, len(nodes))}
+	t := &fragTracker{nodes: nodes, workload: gpu.NewWorkload(shapes), byNode: make([]float64, len(nodes))}
 	for i := range nodes {
 		t.update(i)
 	}
@@ -181,17 +162,10 @@ func newFragTracker(nodes []fwk.NodeInfo, shapes []gpu.Shape) *fragTracker {
 func (t *fragTracker) update(i int) {
 	ni := t.nodes[i]
 	alloc, used := ni.GetAllocatable(), ni.GetRequested()
-	_, freeGPUs := gpu.NodeGPUs(ni)
-	t.free = t.free[:0]
-	for g := int64(0); g < freeGPUs; g++ {
-		t.free = append(t.free, gpu.MilliPerGPU)
-	}
-	f := gpu.Fragmentation(gpu.NodeFree{
-		MilliCPU: alloc.GetMilliCPU() - used.GetMilliCPU(),
-		Memory:   alloc.GetMemory() - used.GetMemory(),
-		Model:    ni.Node().Labels[gpu.DefaultModelLabel],
-		GPUFree:  t.free,
-	}, t.shapes)
+	state := gpu.ReadNode(ni)
+	t.free = state.FreeSlices(t.free[:0])
+	f := t.workload.Fragmentation(alloc.GetMilliCPU()-used.GetMilliCPU(), alloc.GetMemory()-used.GetMemory(),
+		ni.Node().Labels[gpu.DefaultModelLabel], t.free)
 	t.total += f - t.byNode[i]
 	t.byNode[i] = f
 }

@@ -51,6 +51,6 @@ func TestInflateOpenBDefault(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("%s: pods %d scheduled %d failed %d alloc@100 %.2f%% frag@100 %.2f%% fractional %d wall %.1fs reasons %v",
-			p.Name, res.PodsTotal, res.PodsScheduled, res.PodsFailed, res.AllocPctAt100, res.FragPctAt100, res.FractionalAsWhole, res.WallSeconds, res.FailedReasons)
+			p.Name, res.PodsTotal, res.PodsScheduled, res.PodsFailed, res.AllocPctAt100, res.FragPctAt100, res.Fractional, res.WallSeconds, res.FailedReasons)
 	}
 }

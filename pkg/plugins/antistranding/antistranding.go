@@ -63,24 +63,31 @@ func New(_ context.Context, obj runtime.Object, _ framework.Handle) (framework.P
 // Name returns the plugin name.
 func (*AntiStranding) Name() string { return Name }
 
-// podRequest is the Pod's effective CPU, memory and GPU request, computed once per cycle.
+// podRequest is the Pod's effective CPU, memory and GPU demand, computed once per cycle.
 type podRequest struct {
-	milliCPU, memory, gpus int64
+	milliCPU, memory int64
+	gpus             gpu.Demand
 }
 
 // Clone shares the state: it is never modified after it is written.
 func (s *podRequest) Clone() fwk.StateData { return s }
 
-func requestOf(pod *v1.Pod) *podRequest {
+func requestOf(pod *v1.Pod) (*podRequest, error) {
+	demand, err := gpu.PodDemand(pod)
+	if err != nil {
+		return nil, err
+	}
 	reqs := resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{})
-	gpus := reqs[gpu.ResourceName]
-	return &podRequest{milliCPU: reqs.Cpu().MilliValue(), memory: reqs.Memory().Value(), gpus: gpus.Value()}
+	return &podRequest{milliCPU: reqs.Cpu().MilliValue(), memory: reqs.Memory().Value(), gpus: demand}, nil
 }
 
 // PreFilter computes the Pod's request; GPU Pods skip Filter, since the hold-back is theirs to use.
 func (*AntiStranding) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*framework.PreFilterResult, *fwk.Status) {
-	req := requestOf(pod)
-	if req.gpus > 0 {
+	req, err := requestOf(pod)
+	if err != nil {
+		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
+	}
+	if !req.gpus.None() {
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
 	cycleState.Write(preFilterStateKey, req)
@@ -96,7 +103,8 @@ func (pl *AntiStranding) Filter(_ context.Context, cycleState fwk.CycleState, _ 
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
-	_, freeGPUs := gpu.NodeGPUs(nodeInfo)
+	node := gpu.ReadNode(nodeInfo)
+	freeGPUs := node.FreeWhole()
 	if freeGPUs <= 0 {
 		return nil
 	}
@@ -116,7 +124,11 @@ func (pl *AntiStranding) Filter(_ context.Context, cycleState fwk.CycleState, _ 
 
 // PreScore computes the Pod's request for Score.
 func (*AntiStranding) PreScore(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
-	cycleState.Write(preScoreStateKey, requestOf(pod))
+	req, err := requestOf(pod)
+	if err != nil {
+		return fwk.AsStatus(err)
+	}
+	cycleState.Write(preScoreStateKey, req)
 	return nil
 }
 
@@ -126,13 +138,16 @@ func (pl *AntiStranding) Score(_ context.Context, cycleState fwk.CycleState, _ *
 	if err != nil {
 		return 0, fwk.AsStatus(err)
 	}
-	allocatable, free := gpu.NodeGPUs(nodeInfo)
-	if allocatable <= 0 {
+	node := gpu.ReadNode(nodeInfo)
+	if node.Allocatable <= 0 {
 		return framework.MaxNodeScore, nil
 	}
+	if node.Fits(req.gpus) {
+		node.Take(req.gpus, node.PickGPU(req.gpus.Share))
+	}
 	cpuLeft, memLeft := leftAfter(nodeInfo, req)
-	stranded := pl.stranded(max(free-req.gpus, 0), cpuLeft, memLeft)
-	return framework.MaxNodeScore * (allocatable - stranded) / allocatable, nil
+	stranded := pl.stranded(node.FreeWhole(), cpuLeft, memLeft)
+	return framework.MaxNodeScore * (node.Allocatable - stranded) / node.Allocatable, nil
 }
 
 // ScoreExtensions returns nil: scores are already in [0, MaxNodeScore].
@@ -174,7 +189,7 @@ func (*AntiStranding) isSchedulableAfterPodChange(logger klog.Logger, pod *v1.Po
 	}
 	switch {
 	case oldPod == nil: // added
-		if newPod.Spec.NodeName != "" && gpu.PodGPURequest(newPod) > 0 {
+		if d, err := gpu.PodDemand(newPod); err == nil && newPod.Spec.NodeName != "" && !d.None() {
 			logger.V(5).Info("GPUs were taken, so less CPU and memory is held back", "pod", klog.KObj(pod), "gpuPod", klog.KObj(newPod))
 			return fwk.Queue, nil
 		}

@@ -38,26 +38,35 @@ func New(_ context.Context, _ runtime.Object, _ framework.Handle) (framework.Plu
 func (*GPUBinPacking) Name() string { return Name }
 
 type preScoreState struct {
-	gpus int64
+	demand gpu.Demand
 }
 
 // Clone shares the state: it is never modified after PreScore.
 func (s *preScoreState) Clone() fwk.StateData { return s }
 
-// PreScore computes the Pod's GPU request once.
+// PreScore reads the Pod's GPU demand once.
 func (*GPUBinPacking) PreScore(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
-	cycleState.Write(preScoreStateKey, &preScoreState{gpus: gpu.PodGPURequest(pod)})
+	demand, err := gpu.PodDemand(pod)
+	if err != nil {
+		return fwk.AsStatus(err)
+	}
+	cycleState.Write(preScoreStateKey, &preScoreState{demand: demand})
 	return nil
 }
 
-// Score returns the free GPUs the node would have left; NormalizeScore turns fewer into better.
+// Score returns the free GPU thousandths the node would have left (a share goes where GPUFit's
+// Reserve will put it); NormalizeScore turns fewer into better.
 func (*GPUBinPacking) Score(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
 	s, err := pluginutil.ReadState[*preScoreState](cycleState, preScoreStateKey)
 	if err != nil {
 		return 0, fwk.AsStatus(err)
 	}
-	_, free := gpu.NodeGPUs(nodeInfo)
-	return max(free-s.gpus, 0), nil
+	node := gpu.ReadNode(nodeInfo)
+	if !node.Fits(s.demand) {
+		return 0, nil // Filter removes such a node; never a negative leftover
+	}
+	node.Take(s.demand, node.PickGPU(s.demand.Share))
+	return node.FreeMilli(), nil
 }
 
 // ScoreExtensions returns the plugin itself for NormalizeScore.

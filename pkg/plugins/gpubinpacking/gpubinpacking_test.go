@@ -9,6 +9,7 @@ import (
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/plugintest"
 )
 
@@ -70,7 +71,7 @@ func TestScore(t *testing.T) {
 	}
 }
 
-// TestRawScore checks Score before normalisation: the free GPUs left after placing the Pod.
+// TestRawScore checks Score before normalisation: the free GPU thousandths left after placing the Pod.
 func TestRawScore(t *testing.T) {
 	pl := &GPUBinPacking{}
 	ctx := context.Background()
@@ -82,8 +83,8 @@ func TestRawScore(t *testing.T) {
 		node fwk.NodeInfo
 		want int64
 	}{
-		{gpuNode("idle", 8, 0), 5},
-		{gpuNode("used", 8, 3), 2},
+		{gpuNode("idle", 8, 0), 5000},
+		{gpuNode("used", 8, 3), 2000},
 		{gpuNode("exact", 4, 1), 0},
 		{gpuNode("short", 4, 2), 0},
 		{gpuNode("cpu", 0, 0), 0},
@@ -99,5 +100,21 @@ func TestScoreWithoutPreScore(t *testing.T) {
 	_, status := (&GPUBinPacking{}).Score(context.Background(), framework.NewCycleState(), nil, gpuNode("n", 8, 0))
 	if status.Code() != fwk.Error {
 		t.Errorf("status = %v, want Error", status)
+	}
+}
+
+// A share goes to the shared GPU it fits most tightly, so the node whose shared GPU it fills scores
+// best; a node where it must open a fresh GPU leaves more free.
+func TestScoreShares(t *testing.T) {
+	shared := func(name string, used string) *v1.Pod {
+		return plugintest.GPUPod(name, "1", "1Gi", 0).Node("a").Annotation(gpu.FractionAnnotation, used).Annotation(gpu.GPUIndexAnnotation, "0").Obj()
+	}
+	nodeA := plugintest.NodeInfo(plugintest.GPUNode("a", "32", "128Gi", 2), shared("s1", "0.6"))
+	nodeB := plugintest.NodeInfo(plugintest.GPUNode("b", "32", "128Gi", 2))
+	pod := plugintest.GPUPod("p", "1", "1Gi", 0).Annotation(gpu.FractionAnnotation, "0.4").Obj()
+	pl := &GPUBinPacking{}
+	got := plugintest.Score(t, pl, pod, []fwk.NodeInfo{nodeA, nodeB})
+	if !reflect.DeepEqual(got, []int64{100, 0}) {
+		t.Errorf("scores = %v, want [100 0]", got)
 	}
 }

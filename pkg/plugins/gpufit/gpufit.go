@@ -1,12 +1,17 @@
-// Package gpufit filters out nodes without enough free whole GPUs for a Pod, with reasons a user can
-// act on: the node has no GPUs, has fewer than the Pod asks for, or has them but they are in use.
+// Package gpufit places Pods on GPUs: whole GPUs (nvidia.com/gpu) and shares of one GPU (the
+// gpu-fraction annotation). Filter rejects nodes with reasons a user can act on; Reserve picks the
+// GPU that holds a share and records it on the Pod, PreBind persists it for the device plugin.
 package gpufit
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 
 	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
@@ -19,6 +24,8 @@ import (
 var (
 	_ framework.PreFilterPlugin   = &GPUFit{}
 	_ framework.FilterPlugin      = &GPUFit{}
+	_ framework.ReservePlugin     = &GPUFit{}
+	_ framework.PreBindPlugin     = &GPUFit{}
 	_ framework.EnqueueExtensions = &GPUFit{}
 )
 
@@ -32,56 +39,129 @@ const (
 	ReasonNoGPUs = "node(s) have no GPUs"
 	// ReasonTooFewGPUs: the node has GPUs, but fewer in all than the Pod requests; eviction cannot help.
 	ReasonTooFewGPUs = "node(s) have fewer GPUs in total than the pod requests"
-	// ReasonInsufficientGPUs: the node has enough GPUs, but too many are requested by other Pods.
+	// ReasonInsufficientGPUs: the node has enough GPUs, but too many are held by other Pods (whole,
+	// or shared: a GPU holding shares is not free for a whole-GPU Pod).
 	ReasonInsufficientGPUs = "Insufficient free GPUs"
+	// ReasonInsufficientGPUShare: no GPU of the node has the requested share free.
+	ReasonInsufficientGPUShare = "Insufficient free GPU share"
 )
 
-// GPUFit is a Filter plugin on free whole GPUs.
-type GPUFit struct{}
+// GPUFit is a Filter and Reserve plugin on whole and shared GPUs.
+type GPUFit struct {
+	handle framework.Handle
+}
 
 // New builds the plugin; it takes no args.
-func New(_ context.Context, _ runtime.Object, _ framework.Handle) (framework.Plugin, error) {
-	return &GPUFit{}, nil
+func New(_ context.Context, _ runtime.Object, h framework.Handle) (framework.Plugin, error) {
+	return &GPUFit{handle: h}, nil
 }
 
 // Name returns the plugin name.
 func (*GPUFit) Name() string { return Name }
 
-// preFilterState is the Pod's whole-GPU request, computed once per scheduling cycle.
+// preFilterState is the Pod's GPU demand, computed once per scheduling cycle.
 type preFilterState struct {
-	gpus int64
+	demand gpu.Demand
 }
 
 // Clone shares the state: it is never modified after PreFilter.
 func (s *preFilterState) Clone() fwk.StateData { return s }
 
-// PreFilter computes the Pod's GPU request; Pods that request no GPUs skip Filter.
+// PreFilter reads the Pod's GPU demand; Pods that ask for no GPU skip Filter, and a malformed
+// demand (a bad fraction, or a fraction beside whole GPUs) makes the Pod unschedulable with the error.
 func (*GPUFit) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*framework.PreFilterResult, *fwk.Status) {
-	gpus := gpu.PodGPURequest(pod)
-	if gpus == 0 {
+	demand, err := gpu.PodDemand(pod)
+	if err != nil {
+		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
+	}
+	if demand.None() {
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
-	cycleState.Write(preFilterStateKey, &preFilterState{gpus: gpus})
+	cycleState.Write(preFilterStateKey, &preFilterState{demand: demand})
 	return nil, nil
 }
 
 // PreFilterExtensions returns nil: the state does not depend on other Pods.
 func (*GPUFit) PreFilterExtensions() framework.PreFilterExtensions { return nil }
 
-// Filter compares the Pod's request with the node's allocatable and free GPUs.
+// Filter compares the Pod's demand with the node's GPUs, one by one for shares.
 func (*GPUFit) Filter(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
 	s, err := pluginutil.ReadState[*preFilterState](cycleState, preFilterStateKey)
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
-	allocatable, free := gpu.NodeGPUs(nodeInfo)
+	node := gpu.ReadNode(nodeInfo)
 	switch {
-	case allocatable == 0:
+	case node.Allocatable == 0:
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoGPUs)
-	case allocatable < s.gpus:
+	case node.Allocatable < s.demand.Whole:
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonTooFewGPUs)
-	case free < s.gpus:
-		return fwk.NewStatus(fwk.Unschedulable, ReasonInsufficientGPUs)
+	case node.Fits(s.demand):
+		return nil
+	case s.demand.Share > 0:
+		return fwk.NewStatus(fwk.Unschedulable, ReasonInsufficientGPUShare)
+	}
+	return fwk.NewStatus(fwk.Unschedulable, ReasonInsufficientGPUs)
+}
+
+// Reserve picks the GPU for a share (the shared GPU it fits most tightly, else a free one) and
+// writes it on the assumed Pod, so the next scheduling cycles see it before the Pod is bound.
+func (pl *GPUFit) Reserve(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodeName string) *fwk.Status {
+	s, err := pluginutil.ReadState[*preFilterState](cycleState, preFilterStateKey)
+	if err != nil || s.demand.Share == 0 {
+		return nil // no GPU, or whole GPUs: the device plugin picks those
+	}
+	nodeInfo, err := pl.handle.SnapshotSharedLister().NodeInfos().Get(nodeName)
+	if err != nil {
+		return fwk.AsStatus(err)
+	}
+	node := gpu.ReadNode(nodeInfo)
+	idx := node.PickGPU(s.demand.Share)
+	if idx < 0 {
+		return fwk.NewStatus(fwk.Unschedulable, ReasonInsufficientGPUShare)
+	}
+	annotations := make(map[string]string, len(pod.Annotations)+1)
+	for k, v := range pod.Annotations {
+		annotations[k] = v
+	}
+	annotations[gpu.GPUIndexAnnotation] = strconv.Itoa(idx)
+	pod.Annotations = annotations
+	return nil
+}
+
+// Unreserve takes the GPU back off the Pod.
+func (*GPUFit) Unreserve(_ context.Context, _ fwk.CycleState, pod *v1.Pod, _ string) {
+	if _, ok := pod.Annotations[gpu.GPUIndexAnnotation]; !ok {
+		return
+	}
+	annotations := make(map[string]string, len(pod.Annotations))
+	for k, v := range pod.Annotations {
+		if k != gpu.GPUIndexAnnotation {
+			annotations[k] = v
+		}
+	}
+	pod.Annotations = annotations
+}
+
+// PreBindPreFlight: only Pods with a share have a GPU index to persist.
+func (*GPUFit) PreBindPreFlight(_ context.Context, _ fwk.CycleState, pod *v1.Pod, _ string) *fwk.Status {
+	if _, ok := pod.Annotations[gpu.GPUIndexAnnotation]; !ok {
+		return fwk.NewStatus(fwk.Skip)
+	}
+	return nil
+}
+
+// PreBind writes the GPU index to the API before the Pod is bound, so the device plugin finds it when
+// the Pod starts and a restarted scheduler rebuilds its accounting from it.
+func (pl *GPUFit) PreBind(ctx context.Context, _ fwk.CycleState, pod *v1.Pod, _ string) *fwk.Status {
+	idx, ok := pod.Annotations[gpu.GPUIndexAnnotation]
+	if !ok {
+		return nil
+	}
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, gpu.GPUIndexAnnotation, idx)
+	_, err := pl.handle.ClientSet().CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+	if err != nil {
+		return fwk.AsStatus(fmt.Errorf("recording GPU %s on pod %s/%s: %w", idx, pod.Namespace, pod.Name, err))
 	}
 	return nil
 }
@@ -104,15 +184,15 @@ func (*GPUFit) isSchedulableAfterPodChange(logger klog.Logger, pod *v1.Pod, oldO
 	if oldPod.Spec.NodeName == "" {
 		return fwk.QueueSkip, nil
 	}
-	before := gpu.PodGPURequest(oldPod)
+	before := demandMilli(oldPod)
 	after := int64(0)
 	if newPod != nil {
-		after = gpu.PodGPURequest(newPod)
+		after = demandMilli(newPod)
 	}
 	if after >= before {
 		return fwk.QueueSkip, nil
 	}
-	logger.V(5).Info("an assigned pod released GPUs", "pod", klog.KObj(pod), "releasingPod", klog.KObj(oldPod), "gpus", before-after)
+	logger.V(5).Info("an assigned pod released GPUs", "pod", klog.KObj(pod), "releasingPod", klog.KObj(oldPod), "milliGPUs", before-after)
 	return fwk.Queue, nil
 }
 
@@ -124,12 +204,24 @@ func (*GPUFit) isSchedulableAfterNodeChange(logger klog.Logger, pod *v1.Pod, old
 		return fwk.Queue, err
 	}
 	want := gpu.PodGPURequest(pod)
+	if want == 0 {
+		want = 1 // a share needs one GPU
+	}
 	now := nodeAllocatableGPUs(newNode)
 	if now < want || (oldNode != nil && now <= nodeAllocatableGPUs(oldNode)) {
 		return fwk.QueueSkip, nil
 	}
 	logger.V(5).Info("a node now has enough GPUs", "pod", klog.KObj(pod), "node", klog.KObj(newNode), "gpus", now)
 	return fwk.Queue, nil
+}
+
+// demandMilli is a Pod's GPU demand in thousandths; an unreadable one counts as none.
+func demandMilli(pod *v1.Pod) int64 {
+	d, err := gpu.PodDemand(pod)
+	if err != nil {
+		return 0
+	}
+	return d.Milli()
 }
 
 func nodeAllocatableGPUs(node *v1.Node) int64 {

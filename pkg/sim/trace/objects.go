@@ -83,7 +83,7 @@ func newPod(s *podShape) *v1.Pod {
 			annotations[k] = v
 		}
 		if s.fracMilli > 0 {
-			annotations[gpu.FractionAnnotation] = FormatFraction(s.fracMilli)
+			annotations[gpu.FractionAnnotation] = gpu.FormatFraction(s.fracMilli)
 		}
 	}
 	var labels map[string]string

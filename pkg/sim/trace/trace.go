@@ -9,7 +9,6 @@ package trace
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
@@ -105,44 +104,6 @@ func CountSkips(skips []RowError) map[string]int {
 	return counts
 }
 
-// FormatFraction writes a share of one GPU, 0 < milli < 1000, as the exact decimal gpu.FractionAnnotation
-// expects: 460 -> "0.46", 500 -> "0.5", 5 -> "0.005".
-func FormatFraction(milli int64) string {
-	if milli <= 0 || milli >= gpu.MilliPerGPU {
-		panic(fmt.Sprintf("trace.FormatFraction: %d is not in (0, 1000)", milli))
-	}
-	s := strconv.FormatInt(milli+1000, 10)[1:] // three digits, zero-padded
-	return "0." + strings.TrimRight(s, "0")
-}
-
-// ParseFraction reads a gpu.FractionAnnotation value: a decimal in (0, 1) with at most three decimals
-// ("0.5", ".25", "0.005"), returned in thousandths of a GPU.
-func ParseFraction(s string) (int64, error) {
-	t := strings.TrimPrefix(s, "0")
-	if !strings.HasPrefix(t, ".") {
-		return 0, fmt.Errorf("GPU fraction %q: want a decimal between 0 and 1 like 0.5", s)
-	}
-	digits := t[1:]
-	if len(digits) == 0 || len(digits) > 3 {
-		return 0, fmt.Errorf("GPU fraction %q: want 1 to 3 decimals", s)
-	}
-	var milli int64
-	for i := 0; i < 3; i++ {
-		milli *= 10
-		if i < len(digits) {
-			c := digits[i]
-			if c < '0' || c > '9' {
-				return 0, fmt.Errorf("GPU fraction %q: want a decimal between 0 and 1 like 0.5", s)
-			}
-			milli += int64(c - '0')
-		}
-	}
-	if milli == 0 {
-		return 0, fmt.Errorf("GPU fraction %q: must be above 0", s)
-	}
-	return milli, nil
-}
-
 // PodGPUMilli is a pod's GPU request in thousandths of a GPU: its effective gpu.ResourceName request x
 // 1000 (the larger of the containers' sum and any init container), or the milli of its
 // gpu.FractionAnnotation. A pod with both, or with an unreadable fraction, is an error.
@@ -172,7 +133,7 @@ func PodGPUMilli(pod *v1.Pod) (int64, error) {
 	if whole > 0 {
 		return 0, fmt.Errorf("annotation %s and a %s request are mutually exclusive", gpu.FractionAnnotation, gpu.ResourceName)
 	}
-	return ParseFraction(frac)
+	return gpu.ParseFraction(frac)
 }
 
 func containerGPUs(c *v1.Container) (int64, error) {

@@ -10,32 +10,6 @@ import (
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 )
 
-func TestFormatParseFraction(t *testing.T) {
-	for _, tt := range []struct {
-		milli int64
-		s     string
-	}{{1, "0.001"}, {5, "0.005"}, {10, "0.01"}, {100, "0.1"}, {460, "0.46"}, {500, "0.5"}, {590, "0.59"}, {999, "0.999"}} {
-		if got := FormatFraction(tt.milli); got != tt.s {
-			t.Errorf("FormatFraction(%d) = %q, want %q", tt.milli, got, tt.s)
-		}
-	}
-	for m := int64(1); m < 1000; m++ {
-		if got, err := ParseFraction(FormatFraction(m)); err != nil || got != m {
-			t.Fatalf("round trip %d: %d, %v", m, got, err)
-		}
-	}
-	for s, want := range map[string]int64{".5": 500, "0.500": 500, "0.25": 250} {
-		if got, err := ParseFraction(s); err != nil || got != want {
-			t.Errorf("ParseFraction(%q) = %d, %v; want %d", s, got, err, want)
-		}
-	}
-	for _, s := range []string{"", "0", "1", "1.0", "0.", ".", "0.0", "0.000", "0.0005", "00.5", "-0.5", "0.5 ", "5e-1", "0,5", "0.x"} {
-		if got, err := ParseFraction(s); err == nil {
-			t.Errorf("ParseFraction(%q) = %d, want an error", s, got)
-		}
-	}
-}
-
 func TestPodGPUMilli(t *testing.T) {
 	gpus := func(n string) v1.Container {
 		return v1.Container{Name: "c", Resources: v1.ResourceRequirements{Limits: v1.ResourceList{gpu.ResourceName: resource.MustParse(n)}}}

@@ -403,7 +403,7 @@ func (e *PodShape) shape() (podShape, error) {
 		s.gpus = *e.GPUs
 	}
 	if e.GPUFraction != nil {
-		milli, err := ParseFraction(*e.GPUFraction)
+		milli, err := gpu.ParseFraction(*e.GPUFraction)
 		if err != nil {
 			return s, fmt.Errorf("gpuFraction: %v", err)
 		}

@@ -1,0 +1,206 @@
+package gpu
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	v1 "k8s.io/api/core/v1"
+	fwk "k8s.io/kube-scheduler/framework"
+)
+
+// GPUIndexAnnotation is written by gpu-scheduler on a Pod that shares a GPU: the 0-based index of
+// the GPU on its node that holds the Pod's share. A device plugin for shared GPUs honours it; after a
+// restart the scheduler rebuilds its per-GPU accounting from it.
+const GPUIndexAnnotation = AnnotationPrefix + "gpu-index"
+
+// MaxGPUsPerNode bounds the GPUs per node whose shares are tracked one by one, so a node's state fits
+// a fixed array and reading it allocates nothing. Larger nodes still count whole GPUs past it.
+const MaxGPUsPerNode = 64
+
+// Demand is what a Pod asks of GPUs: whole GPUs, or a share of one GPU in thousandths.
+type Demand struct {
+	Whole int64
+	Share int64
+}
+
+// Milli is the demand in thousandths of a GPU.
+func (d Demand) Milli() int64 { return d.Whole*MilliPerGPU + d.Share }
+
+// None reports whether the Pod asks for no GPU at all.
+func (d Demand) None() bool { return d.Whole == 0 && d.Share == 0 }
+
+// PodDemand reads a Pod's GPU demand: its effective nvidia.com/gpu request, or the share in its
+// gpu-fraction annotation. Asking for both, or an unreadable fraction, is an error naming the problem.
+func PodDemand(pod *v1.Pod) (Demand, error) {
+	whole := PodGPURequest(pod)
+	frac, ok := pod.Annotations[FractionAnnotation]
+	if !ok {
+		return Demand{Whole: whole}, nil
+	}
+	if whole > 0 {
+		return Demand{}, fmt.Errorf("annotation %s and a %s request are mutually exclusive", FractionAnnotation, ResourceName)
+	}
+	share, err := ParseFraction(frac)
+	if err != nil {
+		return Demand{}, fmt.Errorf("annotation %s: %w", FractionAnnotation, err)
+	}
+	return Demand{Share: share}, nil
+}
+
+// FormatFraction writes a share of one GPU, 0 < milli < 1000, as the exact decimal FractionAnnotation
+// expects: 460 -> "0.46", 500 -> "0.5", 5 -> "0.005".
+func FormatFraction(milli int64) string {
+	if milli <= 0 || milli >= MilliPerGPU {
+		panic(fmt.Sprintf("gpu.FormatFraction: %d is not in (0, 1000)", milli))
+	}
+	s := strconv.FormatInt(milli+1000, 10)[1:] // three digits, zero-padded
+	return "0." + strings.TrimRight(s, "0")
+}
+
+// ParseFraction reads a FractionAnnotation value: a decimal in (0, 1) with at most three decimals
+// ("0.5", ".25", "0.005"), returned in thousandths of a GPU.
+func ParseFraction(s string) (int64, error) {
+	t := strings.TrimPrefix(s, "0")
+	if !strings.HasPrefix(t, ".") {
+		return 0, fmt.Errorf("GPU fraction %q: want a decimal between 0 and 1 like 0.5", s)
+	}
+	digits := t[1:]
+	if len(digits) == 0 || len(digits) > 3 {
+		return 0, fmt.Errorf("GPU fraction %q: want 1 to 3 decimals", s)
+	}
+	var milli int64
+	for i := 0; i < 3; i++ {
+		milli *= 10
+		if i < len(digits) {
+			c := digits[i]
+			if c < '0' || c > '9' {
+				return 0, fmt.Errorf("GPU fraction %q: want a decimal between 0 and 1 like 0.5", s)
+			}
+			milli += int64(c - '0')
+		}
+	}
+	if milli == 0 {
+		return 0, fmt.Errorf("GPU fraction %q: must be above 0", s)
+	}
+	return milli, nil
+}
+
+// NodeState is a node's GPUs one by one: how many it has, how many whole ones Pods hold, and the
+// thousandths that shares hold on each GPU. Whole GPUs never go to a GPU that holds shares.
+type NodeState struct {
+	Allocatable int64
+	// WholeUsed counts GPUs held whole: nvidia.com/gpu requests, plus shares whose GPU is unknown
+	// (counted as a whole GPU each, so nothing is ever double-booked).
+	WholeUsed int64
+	// Shared[i] is the thousandths of GPU i held by shares.
+	Shared [MaxGPUsPerNode]int64
+	// SharedGPUs counts the GPUs with any share.
+	SharedGPUs int64
+}
+
+// ReadNode builds a node's state from the scheduler's NodeInfo (assigned and assumed Pods), without
+// allocating.
+func ReadNode(nodeInfo fwk.NodeInfo) NodeState {
+	s := NodeState{
+		Allocatable: nodeInfo.GetAllocatable().GetScalarResources()[ResourceName],
+		WholeUsed:   nodeInfo.GetRequested().GetScalarResources()[ResourceName],
+	}
+	for _, pi := range nodeInfo.GetPods() {
+		pod := pi.GetPod()
+		frac, ok := pod.Annotations[FractionAnnotation]
+		if !ok {
+			continue
+		}
+		share, err := ParseFraction(frac)
+		if err != nil {
+			continue // never scheduled by us; a Pod with a bad fraction is rejected in PreFilter
+		}
+		idx, err := strconv.Atoi(pod.Annotations[GPUIndexAnnotation])
+		if err != nil || idx < 0 || idx >= MaxGPUsPerNode || int64(idx) >= s.Allocatable {
+			s.WholeUsed++
+			continue
+		}
+		if s.Shared[idx] == 0 {
+			s.SharedGPUs++
+		}
+		s.Shared[idx] += share
+	}
+	return s
+}
+
+// FreeWhole is the number of GPUs neither held whole nor shared.
+func (s *NodeState) FreeWhole() int64 {
+	return max(s.Allocatable-s.WholeUsed-s.SharedGPUs, 0)
+}
+
+// PickGPU returns the GPU a share of size milli should go to: the shared GPU it fits most tightly,
+// else the first GPU with no share (when a whole one is free), else -1.
+func (s *NodeState) PickGPU(milli int64) int {
+	best, bestFree := -1, int64(MilliPerGPU+1)
+	n := min(s.Allocatable, MaxGPUsPerNode)
+	for i := int64(0); i < n; i++ {
+		if s.Shared[i] == 0 {
+			continue
+		}
+		if free := MilliPerGPU - s.Shared[i]; free >= milli && free < bestFree {
+			best, bestFree = int(i), free
+		}
+	}
+	if best >= 0 || s.FreeWhole() == 0 {
+		return best
+	}
+	for i := int64(0); i < n; i++ {
+		if s.Shared[i] == 0 {
+			return int(i)
+		}
+	}
+	return -1
+}
+
+// Fits reports whether the node can take the demand.
+func (s *NodeState) Fits(d Demand) bool {
+	if d.Share > 0 {
+		return s.PickGPU(d.Share) >= 0
+	}
+	return s.FreeWhole() >= d.Whole
+}
+
+// Take records the demand on GPU idx (ignored for whole GPUs), as a placement would.
+func (s *NodeState) Take(d Demand, idx int) {
+	if d.Share == 0 {
+		s.WholeUsed += d.Whole
+		return
+	}
+	if s.Shared[idx] == 0 {
+		s.SharedGPUs++
+	}
+	s.Shared[idx] += d.Share
+}
+
+// FreeSlices appends the free thousandths of every GPU to dst: shared GPUs' remainders, whole free
+// GPUs as MilliPerGPU, and nothing for GPUs held whole.
+func (s *NodeState) FreeSlices(dst []int64) []int64 {
+	n := min(s.Allocatable, MaxGPUsPerNode)
+	for i := int64(0); i < n; i++ {
+		if s.Shared[i] > 0 {
+			dst = append(dst, max(MilliPerGPU-s.Shared[i], 0))
+		}
+	}
+	for i := int64(0); i < s.FreeWhole(); i++ {
+		dst = append(dst, MilliPerGPU)
+	}
+	return dst
+}
+
+// FreeMilli is the free GPU capacity in thousandths: whole free GPUs and shared GPUs' remainders.
+func (s *NodeState) FreeMilli() int64 {
+	free := s.FreeWhole() * MilliPerGPU
+	n := min(s.Allocatable, MaxGPUsPerNode)
+	for i := int64(0); i < n; i++ {
+		if s.Shared[i] > 0 {
+			free += max(MilliPerGPU-s.Shared[i], 0)
+		}
+	}
+	return free
+}
