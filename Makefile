@@ -18,7 +18,7 @@ help: ## Show the targets.
 build: ## Build bin/gpu-scheduler.
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/gpu-scheduler ./cmd/gpu-scheduler
 
-test: build ## Run every test: unit, fuzz seeds, manifests, control plane (builds what it needs).
+test: build tools ## Run every test: unit, fuzz seeds, manifests, control plane (builds what it needs).
 	GPU_SCHED_REQUIRE_CONTROLPLANE=1 $(GO) test -count=1 -timeout 45m $(PKGS)
 
 unit: ## Run the unit tests only (no control plane).

@@ -1,0 +1,101 @@
+package controlplane
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+)
+
+// TestKWOKSmoke checks that bin/kwok with bin/kwok-stages/stages.yaml (both
+// from `make tools`) turns a fake Node Ready and a bound Pod Running.
+func TestKWOKSmoke(t *testing.T) {
+	binDir, err := DefaultBinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kwok := filepath.Join(binDir, "kwok")
+	stages := filepath.Join(binDir, "kwok-stages", "stages.yaml")
+	for _, f := range []string{kwok, stages} {
+		if _, err := os.Stat(f); err != nil {
+			if os.Getenv(EnvRequire) == "" {
+				t.Skipf("skipping: %s missing: run `make tools`", f)
+			}
+			t.Fatalf("%s missing: run `make tools` (%s is set)", f, EnvRequire)
+		}
+	}
+	cp := StartForTest(t, Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, kwok,
+		"--kubeconfig="+cp.KubeconfigPath,
+		"--config="+stages,
+		"--manage-all-nodes=true",
+		"--node-lease-duration-seconds=40")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("kwok output:\n%s", out.String())
+		}
+	}()
+
+	c := cp.Client()
+	node := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: "kwok-node-0", Labels: map[string]string{"type": "kwok"}},
+		Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{
+			corev1.ResourceCPU: resource.MustParse("8"), corev1.ResourcePods: resource.MustParse("110"),
+			"nvidia.com/gpu": resource.MustParse("4"),
+		}, Capacity: corev1.ResourceList{
+			corev1.ResourceCPU: resource.MustParse("8"), corev1.ResourcePods: resource.MustParse("110"),
+			"nvidia.com/gpu": resource.MustParse("4"),
+		}},
+	}
+	if _, err := c.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceDefault, Name: "bound"},
+		Spec:       corev1.PodSpec{NodeName: node.Name, Containers: []corev1.Container{{Name: "c", Image: "x"}}},
+	}
+	if _, err := c.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		n, err := c.CoreV1().Nodes().Get(ctx, node.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, cond := range n.Status.Conditions {
+			if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("node never turned Ready: %v", err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		p, err := c.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+		return err == nil && p.Status.Phase == corev1.PodRunning, err
+	})
+	if err != nil {
+		t.Fatalf("pod never turned Running: %v", err)
+	}
+}
