@@ -15,8 +15,9 @@ BENCH_PKGS := ./pkg/plugins/...
 help: ## Show the targets.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-build: ## Build bin/gpu-scheduler.
+build: ## Build bin/gpu-scheduler and bin/gpu-sim.
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/gpu-scheduler ./cmd/gpu-scheduler
+	$(GO) build -ldflags "$(LDFLAGS) -X main.version=$(VERSION)" -o bin/gpu-sim ./cmd/gpu-sim
 
 test: build tools ## Run every test: unit, fuzz seeds, manifests, control plane (builds what it needs).
 	GPU_SCHED_REQUIRE_CONTROLPLANE=1 $(GO) test -count=1 -timeout 45m $(PKGS)

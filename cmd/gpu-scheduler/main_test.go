@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -94,12 +95,16 @@ func TestShippedConfigExpands(t *testing.T) {
 		"filter":    enabled(plugins.Filter),
 		"preScore":  enabled(plugins.PreScore),
 		"score":     enabled(plugins.Score),
+		"reserve":   enabled(plugins.Reserve),
+		"preBind":   enabled(plugins.PreBind),
 	}
 	want := map[string][]string{
 		"preFilter": {"GPUFit", "GPUModel", "Interconnect", "AntiStranding", "NodeResourcesFit"},
 		"filter":    {"GPUFit", "GPUModel", "Interconnect", "AntiStranding", "NodeResourcesFit"},
-		"preScore":  {"Interconnect", "GPUBinPacking", "AntiStranding"},
-		"score":     {"Interconnect", "GPUBinPacking", "AntiStranding", "NodeResourcesFit"},
+		"preScore":  {"Interconnect", "GPUBinPacking", "AntiStranding", "GPUFragmentation"},
+		"score":     {"Interconnect", "GPUBinPacking", "AntiStranding", "GPUFragmentation", "NodeResourcesFit"},
+		"reserve":   {"GPUFit"},
+		"preBind":   {"GPUFit"},
 	}
 	for point, names := range want {
 		for _, n := range names {
@@ -108,7 +113,7 @@ func TestShippedConfigExpands(t *testing.T) {
 			}
 		}
 	}
-	for name, weight := range map[string]int32{"Interconnect": 3, "GPUBinPacking": 5, "AntiStranding": 2} {
+	for name, weight := range map[string]int32{"Interconnect": 3, "GPUBinPacking": 5, "AntiStranding": 2, "GPUFragmentation": 10} {
 		if got := points["score"][name]; got != weight {
 			t.Errorf("score weight of %s = %d, want %d", name, got, weight)
 		}
@@ -133,6 +138,10 @@ func TestShippedConfigExpands(t *testing.T) {
 	as, ok := args["AntiStranding"].(*config.AntiStrandingArgs)
 	if !ok || as.CPUPerGPU.Cmp(configv1.DefaultCPUPerGPU) != 0 || as.MemoryPerGPU.Cmp(configv1.DefaultMemoryPerGPU) != 0 {
 		t.Errorf("AntiStranding args = %#v", args["AntiStranding"])
+	}
+	frag, ok := args["GPUFragmentation"].(*config.GPUFragmentationArgs)
+	if !ok || frag.WindowSize != configv1.DefaultWindowSize || frag.ModelLabel != gpu.DefaultModelLabel || len(frag.Workload) != 0 {
+		t.Errorf("GPUFragmentation args = %#v", args["GPUFragmentation"])
 	}
 	fit, ok := args["NodeResourcesFit"].(*schedconfig.NodeResourcesFitArgs)
 	if !ok || len(fit.IgnoredResources) != 1 || fit.IgnoredResources[0] != string(gpu.ResourceName) {
@@ -161,7 +170,7 @@ func TestShippedConfigShowsTheDefaults(t *testing.T) {
 		return m
 	}
 	got, want := byName(profile), byName(shipped)
-	for _, name := range []string{"GPUModel", "Interconnect", "AntiStranding"} {
+	for _, name := range []string{"GPUModel", "Interconnect", "AntiStranding", "GPUFragmentation"} {
 		if got[name] == "" || got[name] != want[name] {
 			t.Errorf("%s: defaults %s, shipped %s", name, got[name], want[name])
 		}
@@ -180,6 +189,8 @@ func TestBadArgsStopStartup(t *testing.T) {
 			wantField: "pluginConfig.GPUModel.args.modelLabel"},
 		{name: "unknown arg field", from: "modelLabel: nvidia.com/gpu.product", to: "modelLabels: nvidia.com/gpu.product",
 			wantField: `unknown field "modelLabels"`},
+		{name: "zero window", from: "windowSize: 2000", to: "windowSize: 0",
+			wantField: "pluginConfig.GPUFragmentation.args.windowSize"},
 		{name: "malformed quantity", from: "memoryPerGPU: 8Gi", to: "memoryPerGPU: eight",
 			wantField: "decoding args for plugin AntiStranding"},
 	}
@@ -213,6 +224,8 @@ func fmtArgs(obj interface{}) string {
 		return b.String()
 	case *config.AntiStrandingArgs:
 		return a.CPUPerGPU.String() + " " + a.MemoryPerGPU.String()
+	case *config.GPUFragmentationArgs:
+		return fmt.Sprint(a.WindowSize, " ", a.ModelLabel, " ", len(a.Workload))
 	}
 	return ""
 }

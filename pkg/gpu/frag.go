@@ -4,6 +4,9 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	v1 "k8s.io/api/core/v1"
+	resourcehelper "k8s.io/component-helpers/resource"
 )
 
 // Shape is a kind of Pod in a workload, and how often it occurs: the unit of FGD's fragmentation
@@ -152,4 +155,27 @@ func (w *Workload) modelBit(model string) uint64 {
 	bit := w.models[strings.ToLower(model)]
 	w.nodeModels.Store(model, bit)
 	return bit
+}
+
+// ShapeOf is a Pod's shape: its effective CPU and memory requests, its GPU demand, and the models
+// its gpu-model annotation accepts. Weight is 1.
+func ShapeOf(pod *v1.Pod) (Shape, error) {
+	demand, err := PodDemand(pod)
+	if err != nil {
+		return Shape{}, err
+	}
+	reqs := resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{})
+	s := Shape{MilliCPU: reqs.Cpu().MilliValue(), Memory: reqs.Memory().Value(), Weight: 1}
+	switch {
+	case demand.Whole > 0:
+		s.GPUs, s.GPUMilli = demand.Whole, MilliPerGPU
+	case demand.Share > 0:
+		s.GPUs, s.GPUMilli = 1, demand.Share
+	}
+	if value, ok := pod.Annotations[ModelAnnotation]; ok {
+		if s.Models, err = ParseList(ModelAnnotation, value); err != nil {
+			return Shape{}, err
+		}
+	}
+	return s, nil
 }

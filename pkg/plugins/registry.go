@@ -9,6 +9,7 @@ import (
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/antistranding"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/gpubinpacking"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/gpufit"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/gpufragmentation"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/gpumodel"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/interconnect"
 )
@@ -17,11 +18,12 @@ import (
 // Coscheduling, so gangs need only configuration.
 func Registry() frameworkruntime.Registry {
 	return frameworkruntime.Registry{
-		coscheduling.Name:  coscheduling.New,
-		gpufit.Name:        gpufit.New,
-		gpumodel.Name:      gpumodel.New,
-		interconnect.Name:  interconnect.New,
-		gpubinpacking.Name: gpubinpacking.New,
-		antistranding.Name: antistranding.New,
+		coscheduling.Name:     coscheduling.New,
+		gpufit.Name:           gpufit.New,
+		gpumodel.Name:         gpumodel.New,
+		interconnect.Name:     interconnect.New,
+		gpubinpacking.Name:    gpubinpacking.New,
+		antistranding.Name:    antistranding.New,
+		gpufragmentation.Name: gpufragmentation.New,
 	}
 }

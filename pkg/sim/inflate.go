@@ -31,10 +31,8 @@ type Result struct {
 	WallSeconds   float64        `json:"wall_seconds"`
 	FailedReasons map[string]int `json:"failed_reasons"`
 	// Fractional counts Pods asking for a share of one GPU; they share GPUs as in the daemon.
-	Fractional int `json:"fractional"`
-	// FractionalAsWhole is kept until pkg/sim/cli moves to Fractional. TODO(lead): delete.
-	FractionalAsWhole int     `json:"-"`
-	Timeline          []Point `json:"-"`
+	Fractional int     `json:"fractional"`
+	Timeline   []Point `json:"-"`
 }
 
 // Inflate runs the published openb experiment's arrival-only replay: pods arrive in order, each is

@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"os"
+	"strings"
 	"path/filepath"
 	"testing"
 
@@ -38,7 +39,7 @@ func TestInflateOpenBDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"default", "bestfit"} {
+	for _, name := range strings.Fields(os.Getenv("GPU_SIM_BASELINES")) {
 		p, err := BaselineProfile(name)
 		if err != nil {
 			t.Fatal(err)

@@ -39,19 +39,29 @@ func profilesOf(cfg *schedconfig.KubeSchedulerConfiguration, source, name string
 	return out, nil
 }
 
-// Baselines are the policies gpu-scheduler is compared with, as KubeSchedulerConfigurations.
+// Baselines are the policies gpu-scheduler is compared with, as KubeSchedulerConfigurations. Both
+// keep upstream scoring but run GPUFit for its accounting only (it scores nothing): without it, a
+// Pod asking for a share of a GPU would look CPU-only to them and no GPU would ever be full.
 var Baselines = map[string]string{
 	// kube-scheduler as shipped: NodeResourcesFit LeastAllocated, which spreads.
 	"default": `apiVersion: kubescheduler.config.k8s.io/v1
 kind: KubeSchedulerConfiguration
 profiles:
 - schedulerName: default-scheduler
+  plugins:
+    multiPoint:
+      enabled:
+      - name: GPUFit
 `,
 	// Bin-packing: NodeResourcesFit MostAllocated with nvidia.com/gpu weighted above CPU and memory.
 	"bestfit": `apiVersion: kubescheduler.config.k8s.io/v1
 kind: KubeSchedulerConfiguration
 profiles:
 - schedulerName: default-scheduler
+  plugins:
+    multiPoint:
+      enabled:
+      - name: GPUFit
   pluginConfig:
   - name: NodeResourcesFit
     args:

@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"errors"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -164,13 +165,29 @@ func TestReplayFractionalAndDeterminism(t *testing.T) {
 - {name: share, count: 8, cpu: "1", memory: 1Gi, gpuFraction: 0.5, createdAt: 0, deletedAt: 30}
 - {name: whole, count: 4, cpu: "1", memory: 1Gi, gpus: 1, createdAt: 5, deletedAt: 40}
 `)
-	a := replay(t, "bestfit", nodes, pods, ReplayOptions{})
-	// Six half-GPU pods hold the six GPUs whole; allocation counts their shares: 50%. The other two
-	// wait until 30, when they are deleted: the whole-GPU pods get the room.
-	if a.FractionalAsWhole != 8 || a.Timeline[0].AllocPct != 50 || a.PodsScheduled != 10 || a.PodsWithdrawn != 2 {
-		t.Errorf("fractional %d first %+v placed %d withdrawn %d", a.FractionalAsWhole, a.Timeline[0], a.PodsScheduled, a.PodsWithdrawn)
+	profiles, err := LoadProfiles("../../config/scheduler-config.yaml")
+	if err != nil {
+		t.Fatal(err)
 	}
-	b := replay(t, "bestfit", nodes, pods, ReplayOptions{})
+	run := func() *ReplayResult {
+		res, err := Replay(context.Background(), profiles[0], nodes, pods, 7, ReplayOptions{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	a := run()
+	// The eight half-GPU pods share GPUs and count by their shares: 4 of 6 GPUs' worth. Whole-GPU
+	// pods that find no free GPU wait for the shares to leave at 30.
+	if a.Fractional != 8 || math.Abs(a.Timeline[0].AllocPct-400.0/6) > 1e-9 || a.PodsScheduled != 12 || a.PodsNeverPlaced != 0 {
+		t.Errorf("fractional %d first %+v placed %d never %d", a.Fractional, a.Timeline[0], a.PodsScheduled, a.PodsNeverPlaced)
+	}
+	for i, d := range a.Delays {
+		if i >= 8 && d != 0 && d != 25 {
+			t.Errorf("pod %d waited %d s, want 0 or 25", i, d)
+		}
+	}
+	b := run()
 	a.WallSeconds, b.WallSeconds = 0, 0
 	if !reflect.DeepEqual(a, b) {
 		t.Errorf("same input and seed, different results:\n%+v\n%+v", a, b)

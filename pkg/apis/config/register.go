@@ -20,6 +20,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&GPUModelArgs{},
 		&InterconnectArgs{},
 		&AntiStrandingArgs{},
+		&GPUFragmentationArgs{},
 	)
 	return nil
 }

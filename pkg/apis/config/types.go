@@ -50,3 +50,29 @@ type AntiStrandingArgs struct {
 	// MemoryPerGPU is the memory held back for GPU Pods per free GPU on a GPU node.
 	MemoryPerGPU resource.Quantity
 }
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// GPUFragmentationArgs configures the GPUFragmentation plugin.
+type GPUFragmentationArgs struct {
+	metav1.TypeMeta
+
+	// WindowSize is how many recent Pods the workload's shape distribution is learned from.
+	WindowSize int32
+	// Workload, when set, is the shape distribution to use instead of a learned one.
+	Workload []WorkloadShape
+	// ModelLabel is the node label whose value names the node's GPU model.
+	ModelLabel string
+}
+
+// WorkloadShape is one kind of Pod and its share of the workload.
+type WorkloadShape struct {
+	CPU    resource.Quantity
+	Memory resource.Quantity
+	// GPUs is whole GPUs; GPUFraction a share of one GPU ("0.5"); at most one of them is set.
+	GPUs        int64
+	GPUFraction string
+	// Models the Pod accepts; empty means any.
+	Models []string
+	Weight int32
+}

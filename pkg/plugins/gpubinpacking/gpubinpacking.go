@@ -11,7 +11,7 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
-	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/internal/pluginutil"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/pluginutil"
 )
 
 var (

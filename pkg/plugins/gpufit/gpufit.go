@@ -18,7 +18,7 @@ import (
 	schedutil "k8s.io/kubernetes/pkg/scheduler/util"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
-	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/internal/pluginutil"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/pluginutil"
 )
 
 var (

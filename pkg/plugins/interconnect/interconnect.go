@@ -21,7 +21,7 @@ import (
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config/validation"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
-	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/internal/pluginutil"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/pluginutil"
 )
 
 var (

@@ -6,6 +6,9 @@ import (
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 )
 
+// DefaultWindowSize is large enough to see rare multi-GPU shapes, small enough to follow a change.
+const DefaultWindowSize int32 = 2000
+
 var (
 	// DefaultCPUPerGPU is a conservative hold-back: most GPU Pods ask for a few cores per GPU.
 	DefaultCPUPerGPU = resource.MustParse("2")
@@ -49,5 +52,17 @@ func SetDefaults_AntiStrandingArgs(obj *AntiStrandingArgs) {
 	if obj.MemoryPerGPU == nil {
 		q := DefaultMemoryPerGPU.DeepCopy()
 		obj.MemoryPerGPU = &q
+	}
+}
+
+// SetDefaults_GPUFragmentationArgs sets the learning window and the model label.
+func SetDefaults_GPUFragmentationArgs(obj *GPUFragmentationArgs) {
+	if obj.WindowSize == nil {
+		w := DefaultWindowSize
+		obj.WindowSize = &w
+	}
+	if obj.ModelLabel == nil {
+		label := gpu.DefaultModelLabel
+		obj.ModelLabel = &label
 	}
 }

@@ -21,6 +21,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&GPUModelArgs{},
 		&InterconnectArgs{},
 		&AntiStrandingArgs{},
+		&GPUFragmentationArgs{},
 	)
 	return nil
 }

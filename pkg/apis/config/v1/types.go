@@ -53,3 +53,32 @@ type AntiStrandingArgs struct {
 	// MemoryPerGPU is the memory held back for GPU Pods per free GPU on a GPU node. Default: 8Gi.
 	MemoryPerGPU *resource.Quantity `json:"memoryPerGPU,omitempty"`
 }
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// GPUFragmentationArgs configures the GPUFragmentation plugin.
+type GPUFragmentationArgs struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// WindowSize is how many recent Pods (distinct, by UID) the workload's shape distribution is
+	// learned from. Default: 2000.
+	WindowSize *int32 `json:"windowSize,omitempty"`
+	// Workload, when set, is the shape distribution to score against instead of a learned one.
+	Workload []WorkloadShape `json:"workload,omitempty"`
+	// ModelLabel is the node label whose value names the node's GPU model, for shapes that accept
+	// only some models. Default: nvidia.com/gpu.product.
+	ModelLabel *string `json:"modelLabel,omitempty"`
+}
+
+// WorkloadShape is one kind of Pod and its share of the workload.
+type WorkloadShape struct {
+	CPU    resource.Quantity `json:"cpu"`
+	Memory resource.Quantity `json:"memory"`
+	// GPUs is whole GPUs; GPUFraction a share of one GPU ("0.5"); at most one of them is set.
+	GPUs        int64  `json:"gpus,omitempty"`
+	GPUFraction string `json:"gpuFraction,omitempty"`
+	// Models the Pod accepts; empty means any.
+	Models []string `json:"models,omitempty"`
+	// Weight is the shape's relative frequency.
+	Weight int32 `json:"weight"`
+}

@@ -14,6 +14,7 @@ import (
 // All generated defaulters are covering - they call all nested defaulters.
 func RegisterDefaults(scheme *runtime.Scheme) error {
 	scheme.AddTypeDefaultingFunc(&AntiStrandingArgs{}, func(obj interface{}) { SetObjectDefaults_AntiStrandingArgs(obj.(*AntiStrandingArgs)) })
+	scheme.AddTypeDefaultingFunc(&GPUFragmentationArgs{}, func(obj interface{}) { SetObjectDefaults_GPUFragmentationArgs(obj.(*GPUFragmentationArgs)) })
 	scheme.AddTypeDefaultingFunc(&GPUModelArgs{}, func(obj interface{}) { SetObjectDefaults_GPUModelArgs(obj.(*GPUModelArgs)) })
 	scheme.AddTypeDefaultingFunc(&InterconnectArgs{}, func(obj interface{}) { SetObjectDefaults_InterconnectArgs(obj.(*InterconnectArgs)) })
 	return nil
@@ -21,6 +22,10 @@ func RegisterDefaults(scheme *runtime.Scheme) error {
 
 func SetObjectDefaults_AntiStrandingArgs(in *AntiStrandingArgs) {
 	SetDefaults_AntiStrandingArgs(in)
+}
+
+func SetObjectDefaults_GPUFragmentationArgs(in *GPUFragmentationArgs) {
+	SetDefaults_GPUFragmentationArgs(in)
 }
 
 func SetObjectDefaults_GPUModelArgs(in *GPUModelArgs) {

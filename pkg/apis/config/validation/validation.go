@@ -2,6 +2,8 @@
 package validation
 
 import (
+	"fmt"
+
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -9,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 )
 
 // MaxInterconnects bounds the configured interconnects, so a node's set of them fits one machine word.
@@ -83,3 +86,44 @@ func validateRange(p *field.Path, q, maxQ resource.Quantity) field.ErrorList {
 	}
 	return nil
 }
+
+// MaxWindowSize bounds the learning window's memory.
+const MaxWindowSize = 1000000
+
+// ValidateGPUFragmentationArgs validates GPUFragmentation's args.
+func ValidateGPUFragmentationArgs(path *field.Path, args *config.GPUFragmentationArgs) error {
+	var errs field.ErrorList
+	if args.WindowSize < 1 || args.WindowSize > MaxWindowSize {
+		errs = append(errs, field.Invalid(path.Child("windowSize"), args.WindowSize, fmt.Sprintf("must be between 1 and %d", MaxWindowSize)))
+	}
+	errs = append(errs, validateLabelKey(path.Child("modelLabel"), args.ModelLabel)...)
+	for i, s := range args.Workload {
+		p := path.Child("workload").Index(i)
+		errs = append(errs, validateRange(p.Child("cpu"), s.CPU, maxShapeCPU)...)
+		errs = append(errs, validateRange(p.Child("memory"), s.Memory, maxShapeMemory)...)
+		if s.GPUs < 0 || s.GPUs > gpu.MaxGPUsPerNode {
+			errs = append(errs, field.Invalid(p.Child("gpus"), s.GPUs, fmt.Sprintf("must be between 0 and %d", gpu.MaxGPUsPerNode)))
+		}
+		if s.GPUFraction != "" {
+			if s.GPUs != 0 {
+				errs = append(errs, field.Invalid(p.Child("gpuFraction"), s.GPUFraction, "gpus and gpuFraction are mutually exclusive"))
+			} else if _, err := gpu.ParseFraction(s.GPUFraction); err != nil {
+				errs = append(errs, field.Invalid(p.Child("gpuFraction"), s.GPUFraction, err.Error()))
+			}
+		}
+		if s.Weight < 1 {
+			errs = append(errs, field.Invalid(p.Child("weight"), s.Weight, "must be at least 1"))
+		}
+		for j, m := range s.Models {
+			for _, msg := range validation.IsValidLabelValue(m) {
+				errs = append(errs, field.Invalid(p.Child("models").Index(j), m, msg))
+			}
+		}
+	}
+	return errs.ToAggregate()
+}
+
+var (
+	maxShapeCPU    = resource.MustParse("100000")
+	maxShapeMemory = resource.MustParse("1Pi")
+)

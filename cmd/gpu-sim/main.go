@@ -1,0 +1,48 @@
+// Command gpu-sim simulates gpu-scheduler's profiles and kube-scheduler baselines on GPU workloads
+// (the Alibaba openb trace or YAML clusters and workloads) without a cluster, and compares them.
+// Run `gpu-sim --help`; everything but process wiring lives in pkg/sim/cli.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/sim/cli"
+)
+
+// version is set at build time: go build -ldflags "-X main.version=v0.1.0".
+var version = ""
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr, versionString())
+	stop()
+	os.Exit(code)
+}
+
+// versionString is gpu-sim's version and the Kubernetes scheduler framework it was built with.
+func versionString() string {
+	v, k8s, goVersion := version, "unknown", "unknown"
+	if info, ok := debug.ReadBuildInfo(); ok {
+		goVersion = info.GoVersion
+		if v == "" {
+			v = info.Main.Version
+		}
+		for _, d := range info.Deps {
+			if d.Path == "k8s.io/kubernetes" {
+				k8s = d.Version
+				if d.Replace != nil {
+					k8s = d.Replace.Version
+				}
+			}
+		}
+	}
+	if v == "" {
+		v = "(devel)"
+	}
+	return fmt.Sprintf("gpu-sim %s (kube-scheduler framework %s, %s)", v, k8s, goVersion)
+}

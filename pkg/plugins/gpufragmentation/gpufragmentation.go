@@ -1,0 +1,172 @@
+// Package gpufragmentation scores a placement by how much it raises the node's expected GPU
+// fragmentation under the workload (FGD, Weng et al., USENIX ATC'23): the free GPU capacity that
+// the workload's Pod shapes, weighted by frequency, could not use there. CPU, memory and GPU model
+// count in whether a shape fits, so the score also sees GPUs stranded by CPU-only Pods.
+package gpufragmentation
+
+import (
+	"context"
+	"sync"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config/validation"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/pluginutil"
+)
+
+var (
+	_ framework.PreFilterPlugin = &GPUFragmentation{}
+	_ framework.PreScorePlugin  = &GPUFragmentation{}
+	_ framework.ScorePlugin     = &GPUFragmentation{}
+)
+
+const (
+	// Name is the plugin name used in the scheduler configuration.
+	Name = "GPUFragmentation"
+
+	preScoreStateKey fwk.StateKey = "PreScore" + Name
+
+	// scoreScale keeps a thousandth of a GPU-milli of fragmentation distinguishable in integer scores.
+	scoreScale = 1000
+)
+
+// GPUFragmentation is a Score plugin minimising the fragmentation a placement adds.
+type GPUFragmentation struct {
+	modelLabel string
+	// static is the configured workload; nil when it is learned.
+	static *gpu.Workload
+
+	mu      sync.Mutex
+	learned *window
+	// cached is the learned workload as of cachedVersion of the window.
+	cached        *gpu.Workload
+	cachedVersion uint64
+}
+
+// New builds the plugin from GPUFragmentationArgs.
+func New(_ context.Context, obj runtime.Object, _ framework.Handle) (framework.Plugin, error) {
+	args, err := pluginutil.DecodeArgs[*config.GPUFragmentationArgs](Name, obj)
+	if err != nil {
+		return nil, err
+	}
+	if err := validation.ValidateGPUFragmentationArgs(field.NewPath("pluginConfig", Name, "args"), args); err != nil {
+		return nil, err
+	}
+	pl := &GPUFragmentation{modelLabel: args.ModelLabel, learned: newWindow(int(args.WindowSize))}
+	if len(args.Workload) > 0 {
+		shapes, err := shapesOf(args.Workload)
+		if err != nil {
+			return nil, err
+		}
+		pl.static = gpu.NewWorkload(shapes)
+	}
+	return pl, nil
+}
+
+func shapesOf(workload []config.WorkloadShape) ([]gpu.Shape, error) {
+	shapes := make([]gpu.Shape, 0, len(workload))
+	for _, w := range workload {
+		s := gpu.Shape{MilliCPU: w.CPU.MilliValue(), Memory: w.Memory.Value(), GPUs: w.GPUs, GPUMilli: gpu.MilliPerGPU, Weight: float64(w.Weight)}
+		if w.GPUFraction != "" {
+			share, err := gpu.ParseFraction(w.GPUFraction)
+			if err != nil {
+				return nil, err // validated already; kept for safety of direct callers
+			}
+			s.GPUs, s.GPUMilli = 1, share
+		}
+		s.Models = append(s.Models, w.Models...)
+		shapes = append(shapes, s)
+	}
+	return shapes, nil
+}
+
+// Name returns the plugin name.
+func (*GPUFragmentation) Name() string { return Name }
+
+// PreFilter learns the workload: every Pod that arrives joins the window once. It filters nothing.
+func (pl *GPUFragmentation) PreFilter(_ context.Context, _ fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*framework.PreFilterResult, *fwk.Status) {
+	if pl.static == nil {
+		if shape, err := gpu.ShapeOf(pod); err == nil {
+			pl.mu.Lock()
+			pl.learned.add(pod.UID, shape)
+			pl.mu.Unlock()
+		}
+	}
+	return nil, fwk.NewStatus(fwk.Skip)
+}
+
+// PreFilterExtensions returns nil: nothing to update when other Pods are added or removed.
+func (*GPUFragmentation) PreFilterExtensions() framework.PreFilterExtensions { return nil }
+
+type preScoreState struct {
+	workload *gpu.Workload
+	pod      gpu.Shape
+	demand   gpu.Demand
+}
+
+// Clone shares the state: it is never modified after PreScore.
+func (s *preScoreState) Clone() fwk.StateData { return s }
+
+// PreScore fixes the workload for this cycle and reads the Pod's shape.
+func (pl *GPUFragmentation) PreScore(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
+	shape, err := gpu.ShapeOf(pod)
+	if err != nil {
+		return fwk.AsStatus(err)
+	}
+	demand, err := gpu.PodDemand(pod)
+	if err != nil {
+		return fwk.AsStatus(err)
+	}
+	cycleState.Write(preScoreStateKey, &preScoreState{workload: pl.workload(), pod: shape, demand: demand})
+	return nil
+}
+
+func (pl *GPUFragmentation) workload() *gpu.Workload {
+	if pl.static != nil {
+		return pl.static
+	}
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if pl.cached == nil || pl.cachedVersion != pl.learned.version {
+		pl.cached, pl.cachedVersion = pl.learned.workload(), pl.learned.version
+	}
+	return pl.cached
+}
+
+// Score is the fragmentation the placement adds to the node (negative when it removes some, e.g. by
+// filling a slice nothing else could use); NormalizeScore turns less into better.
+func (pl *GPUFragmentation) Score(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
+	s, err := pluginutil.ReadState[*preScoreState](cycleState, preScoreStateKey)
+	if err != nil {
+		return 0, fwk.AsStatus(err)
+	}
+	if s.workload.Empty() {
+		return 0, nil
+	}
+	alloc, used := nodeInfo.GetAllocatable(), nodeInfo.GetRequested()
+	cpu, mem := alloc.GetMilliCPU()-used.GetMilliCPU(), alloc.GetMemory()-used.GetMemory()
+	model := nodeInfo.Node().Labels[pl.modelLabel]
+	node := gpu.ReadNode(nodeInfo)
+	var buf [gpu.MaxGPUsPerNode]int64
+	before := s.workload.Fragmentation(cpu, mem, model, node.FreeSlices(buf[:0]))
+	if node.Fits(s.demand) {
+		node.Take(s.demand, node.PickGPU(s.demand.Share))
+	}
+	after := s.workload.Fragmentation(cpu-s.pod.MilliCPU, mem-s.pod.Memory, model, node.FreeSlices(buf[:0]))
+	return int64((after - before) * scoreScale), nil
+}
+
+// ScoreExtensions returns the plugin itself for NormalizeScore.
+func (pl *GPUFragmentation) ScoreExtensions() framework.ScoreExtensions { return pl }
+
+// NormalizeScore maps the least added fragmentation to MaxNodeScore and the most to 0.
+func (*GPUFragmentation) NormalizeScore(_ context.Context, _ fwk.CycleState, _ *v1.Pod, scores framework.NodeScoreList) *fwk.Status {
+	pluginutil.InvertMinMax(scores)
+	return nil
+}

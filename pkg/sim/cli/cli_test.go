@@ -1,0 +1,460 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+const (
+	repoConfig  = "../../../config/scheduler-config.yaml"
+	exampleDir  = "../../../examples/sim"
+	openBHeader = "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time"
+)
+
+func TestParseSeeds(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []int64
+		err  string
+	}{
+		{in: "42", want: []int64{42}},
+		{in: "42-51", want: []int64{42, 43, 44, 45, 46, 47, 48, 49, 50, 51}},
+		{in: "1,5,9", want: []int64{1, 5, 9}},
+		{in: " 1, 5-7 ,0", want: []int64{1, 5, 6, 7, 0}},
+		{in: "7-7", want: []int64{7}},
+		{in: "", err: "no seeds"},
+		{in: "abc", err: `"abc" is not a seed`},
+		{in: "1,,2", err: `"" is not a seed`},
+		{in: "-5", err: "is not a seed"},
+		{in: "51-42", err: "ends before it starts"},
+		{in: "1-2-3", err: "is not a seed"},
+		{in: "1.5", err: "is not a seed"},
+		{in: "1,1", err: "seed 1 appears twice"},
+		{in: "1-3,2", err: "seed 2 appears twice"},
+		{in: "0-10000", err: "more than 10000 seeds"},
+		{in: "99999999999999999999", err: "too large"},
+	} {
+		got, err := ParseSeeds(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseSeeds(%q) = %v, %v; want error containing %q", tc.in, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("ParseSeeds(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestParseArgs(t *testing.T) {
+	base := []string{"--nodes", "n.csv", "--pods", "p.csv", "--out", "o"}
+	with := func(extra ...string) []string { return append(append([]string{}, base...), extra...) }
+	for _, tc := range []struct {
+		name string
+		mode string
+		args []string
+		err  string
+		want func(*Options) bool
+	}{
+		{name: "defaults", mode: ModeInflate, args: base, want: func(o *Options) bool {
+			return o.Ratio == 1.3 && o.Parallel == 1 && reflect.DeepEqual(o.Seeds, []int64{42}) && o.Profiles == nil &&
+				o.Config == DefaultConfig && !o.ConfigSet && !o.Strict
+		}},
+		{name: "all flags", mode: ModeInflate, args: with("--seeds", "42-51", "--profiles", "default, bestfit", "--ratio", "2", "--parallel", "4", "--config", "c.yaml", "--strict"),
+			want: func(o *Options) bool {
+				return len(o.Seeds) == 10 && reflect.DeepEqual(o.Profiles, []string{"default", "bestfit"}) && o.Ratio == 2 &&
+					o.Parallel == 4 && o.Config == "c.yaml" && o.ConfigSet && o.Strict
+			}},
+		{name: "replay retry cap", mode: ModeReplay, args: with("--retry-cap", "5"), want: func(o *Options) bool { return o.RetryCap == 5 }},
+		{name: "unknown mode", mode: "deflate", args: base, err: `unknown mode "deflate"`},
+		{name: "missing nodes", mode: ModeInflate, args: []string{"--pods", "p.csv", "--out", "o"}, err: "--nodes is required"},
+		{name: "missing pods", mode: ModeInflate, args: []string{"--nodes", "n.csv", "--out", "o"}, err: "--pods is required"},
+		{name: "missing out", mode: ModeReplay, args: []string{"--nodes", "n.csv", "--pods", "p.csv"}, err: "--out is required"},
+		{name: "bad seeds", mode: ModeInflate, args: with("--seeds", "x"), err: "--seeds:"},
+		{name: "bad profiles", mode: ModeInflate, args: with("--profiles", "a,,b"), err: "--profiles: empty profile name"},
+		{name: "dup profiles", mode: ModeInflate, args: with("--profiles", "a,a"), err: `profile "a" appears twice`},
+		{name: "zero ratio", mode: ModeInflate, args: with("--ratio", "0"), err: "--ratio 0"},
+		{name: "nan ratio", mode: ModeInflate, args: with("--ratio", "NaN"), err: "--ratio NaN"},
+		{name: "ratio not a number", mode: ModeInflate, args: with("--ratio", "lots"), err: "invalid value"},
+		{name: "zero parallel", mode: ModeInflate, args: with("--parallel", "0"), err: "--parallel 0"},
+		{name: "retry cap in inflate", mode: ModeInflate, args: with("--retry-cap", "3"), err: "not defined"},
+		{name: "ratio in replay", mode: ModeReplay, args: with("--ratio", "3"), err: "not defined"},
+		{name: "zero retry cap", mode: ModeReplay, args: with("--retry-cap", "0"), err: "--retry-cap 0"},
+		{name: "positional", mode: ModeInflate, args: with("extra"), err: `unexpected argument "extra"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := ParseArgs(tc.mode, tc.args, io.Discard)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("got %+v, %v; want error containing %q", o, err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.want(o) {
+				t.Errorf("unexpected options %+v", o)
+			}
+		})
+	}
+	if _, err := ParseArgs(ModeInflate, []string{"--help"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("--help: got %v, want flag.ErrHelp", err)
+	}
+}
+
+func TestResolveProfiles(t *testing.T) {
+	names := func(t *testing.T, profiles []string, config string, set bool) ([]string, error) {
+		t.Helper()
+		ps, err := ResolveProfiles(profiles, config, set)
+		if err != nil {
+			return nil, err
+		}
+		var out []string
+		for _, p := range ps {
+			out = append(out, p.Name)
+		}
+		return out, nil
+	}
+	got, err := names(t, nil, repoConfig, false)
+	if err != nil || !reflect.DeepEqual(got, []string{"gpu-scheduler", "default", "bestfit"}) {
+		t.Errorf("all: got %v, %v", got, err)
+	}
+	got, err = names(t, []string{"bestfit", "gpu-scheduler"}, repoConfig, true)
+	if err != nil || !reflect.DeepEqual(got, []string{"bestfit", "gpu-scheduler"}) {
+		t.Errorf("chosen: got %v, %v", got, err)
+	}
+	// Baselines only: the (missing) default config is not needed.
+	got, err = names(t, []string{"default"}, "does/not/exist.yaml", false)
+	if err != nil || !reflect.DeepEqual(got, []string{"default"}) {
+		t.Errorf("baseline only: got %v, %v", got, err)
+	}
+	_, err = names(t, []string{"gpu-scheduler", "fgd"}, repoConfig, false)
+	if err == nil || !strings.Contains(err.Error(), `unknown profile "fgd": available: gpu-scheduler, default, bestfit`) {
+		t.Errorf("unknown: got %v", err)
+	}
+	_, err = names(t, nil, "does/not/exist.yaml", false)
+	if err == nil || !strings.Contains(err.Error(), "--profiles default,bestfit") {
+		t.Errorf("missing default config: got %v", err)
+	}
+	_, err = names(t, []string{"default"}, "does/not/exist.yaml", true)
+	if err == nil || !strings.Contains(err.Error(), "exist.yaml") {
+		t.Errorf("missing explicit config: got %v", err)
+	}
+}
+
+func TestDetectFormat(t *testing.T) {
+	for in, want := range map[string]string{"a.csv": FormatOpenB, "A.CSV": FormatOpenB, "x/c.yaml": FormatYAML, "c.yml": FormatYAML, "c.json": "", "noext": ""} {
+		got, err := DetectFormat(in)
+		if got != want || (want == "") != (err != nil) {
+			t.Errorf("DetectFormat(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
+// run runs gpu-sim's Main with args and returns the exit code, stdout and stderr.
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := Main(context.Background(), args, &stdout, &stderr, "gpu-sim test")
+	return code, stdout.String(), stderr.String()
+}
+
+// requiredRunFields are the fields of every summary.json run, as the issue specifies.
+var requiredRunFields = []string{"profile", "seed", "pods_total", "pods_scheduled", "pods_failed", "gpu_total",
+	"gpu_alloc_pct_at_100", "frag_pct_at_100", "wall_seconds", "failed_reasons"}
+
+func readSummary(t *testing.T, dir string) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatalf("summary.json: %v", err)
+	}
+	return m
+}
+
+// runsWithoutWall returns the summary's runs with wall_seconds removed.
+func runsWithoutWall(t *testing.T, m map[string]any) []any {
+	runs := m["runs"].([]any)
+	for _, r := range runs {
+		delete(r.(map[string]any), "wall_seconds")
+	}
+	return runs
+}
+
+func TestInflateEndToEnd(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := run(t, "inflate", "--nodes", filepath.Join(exampleDir, "cluster.yaml"), "--pods", filepath.Join(exampleDir, "workload.yaml"),
+		"--config", repoConfig, "--seeds", "42-43", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	profiles := []string{"gpu-scheduler", "default", "bestfit"}
+	for _, p := range profiles {
+		if !strings.Contains(stdout, p) {
+			t.Errorf("table lacks %s:\n%s", p, stdout)
+		}
+	}
+	if !strings.Contains(stdout, "±") {
+		t.Errorf("table lacks mean ± stddev:\n%s", stdout)
+	}
+	m := readSummary(t, out)
+	runs := m["runs"].([]any)
+	if len(runs) != len(profiles)*2 {
+		t.Fatalf("got %d runs, want %d", len(runs), len(profiles)*2)
+	}
+	for _, r := range runs {
+		run := r.(map[string]any)
+		for _, f := range requiredRunFields {
+			if _, ok := run[f]; !ok {
+				t.Errorf("run %v lacks %q", run["profile"], f)
+			}
+		}
+		if _, ok := run["failed_reasons"].(map[string]any); !ok {
+			t.Errorf("failed_reasons is %T, want an object", run["failed_reasons"])
+		}
+		if run["fractional"].(float64) == 0 {
+			t.Errorf("run %v: no fractional pods counted, the workload has some", run["profile"])
+		}
+		if total, sched, failed := run["pods_total"].(float64), run["pods_scheduled"].(float64), run["pods_failed"].(float64); sched+failed != total {
+			t.Errorf("run %v: scheduled %v + failed %v != total %v", run["profile"], sched, failed, total)
+		}
+		name := filepath.Join(out, TimelineFile(run["profile"].(string), int64(run["seed"].(float64))))
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := csv.NewReader(f).ReadAll()
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(rows[0], ","); got != "arrived_pct,alloc_pct,frag_pct" {
+			t.Errorf("%s header %q", name, got)
+		}
+		if len(rows) < 2 || len(rows) > MaxTimelineRows+1 {
+			t.Errorf("%s has %d rows", name, len(rows))
+		}
+	}
+	for _, k := range []string{"trace", "skipped_rows", "fractional_rule", "means", "profiles", "seeds"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("summary lacks %q", k)
+		}
+	}
+	if n := len(m["means"].([]any)); n != len(profiles) {
+		t.Errorf("got %d means, want %d", n, len(profiles))
+	}
+	checkSVG(t, filepath.Join(out, "allocation.svg"), len(profiles))
+
+	// Determinism: the same seeds give the same numbers, however many runs go at once.
+	out2 := t.TempDir()
+	code, _, stderr = run(t, "inflate", "--nodes", filepath.Join(exampleDir, "cluster.yaml"), "--pods", filepath.Join(exampleDir, "workload.yaml"),
+		"--config", repoConfig, "--seeds", "42-43", "--parallel", "3", "--out", out2)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	a, b := runsWithoutWall(t, m), runsWithoutWall(t, readSummary(t, out2))
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("same seeds, different results:\n%v\n%v", a, b)
+	}
+	ta, _ := os.ReadFile(filepath.Join(out, TimelineFile("bestfit", 43)))
+	tb, _ := os.ReadFile(filepath.Join(out2, TimelineFile("bestfit", 43)))
+	if !bytes.Equal(ta, tb) {
+		t.Error("same seed, different timelines")
+	}
+}
+
+// checkSVG parses the chart as XML and counts its polylines.
+func checkSVG(t *testing.T, path string, lines int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dec := xml.NewDecoder(f)
+	polylines, root := 0, ""
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("%s is not well-formed XML: %v", path, err)
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			if root == "" {
+				root = se.Name.Local
+			}
+			if se.Name.Local == "polyline" {
+				polylines++
+			}
+		}
+	}
+	if root != "svg" || polylines != lines {
+		t.Errorf("%s: root %q with %d polylines, want svg with %d", path, root, polylines, lines)
+	}
+}
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestMessyCSV(t *testing.T) {
+	dir := t.TempDir()
+	nodes := writeFile(t, dir, "nodes.csv", "sn,cpu_milli,memory_mib,gpu,model\nn1,32000,131072,2,T4\nn2,32000,131072,two,T4\nn3,64000,262144,8,V100M32\n")
+	pods := writeFile(t, dir, "pods.csv", openBHeader+"\n"+
+		"p0,4000,8192,1,1000,,LS,Running,0,100,0\n"+
+		"p1,2000,4096,1,500,,LS,Running,5,50,5\n"+
+		"p2,2000,4096,1,1500,,LS,Running,6,50,6\n"+ // gpu_milli above 1000
+		"p3,8000,16384,2,1000,,BE,Running,7,,7\n"+
+		"p4,1000,1024,0,0,,BE,Running,8,9,8\n")
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := run(t, "inflate", "--nodes", nodes, "--pods", pods, "--profiles", "default,bestfit", "--seeds", "1,5", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "skipped 2 unusable input rows") || !strings.Contains(stderr, "nodes.csv:3:") {
+		t.Errorf("stderr does not report the skips:\n%s", stderr)
+	}
+	m := readSummary(t, out)
+	if m["skipped_rows"].(float64) != 2 {
+		t.Errorf("skipped_rows = %v, want 2", m["skipped_rows"])
+	}
+	if n := len(m["skipped_reasons"].(map[string]any)); n != 2 {
+		t.Errorf("skipped_reasons = %v, want 2 kinds", m["skipped_reasons"])
+	}
+	if m["trace"].(map[string]any)["fractional_pods"].(float64) != 1 {
+		t.Errorf("fractional_pods = %v, want 1", m["trace"])
+	}
+	if !strings.Contains(stdout, "bestfit") {
+		t.Errorf("no table:\n%s", stdout)
+	}
+	checkSVG(t, filepath.Join(out, "allocation.svg"), 2)
+
+	// --strict makes the bad row an error.
+	code, _, stderr = run(t, "inflate", "--nodes", nodes, "--pods", pods, "--profiles", "default", "--strict", "--out", out)
+	if code != 1 || !strings.Contains(stderr, `nodes.csv:3: column gpu: "two"`) {
+		t.Errorf("strict: exit %d\n%s", code, stderr)
+	}
+
+	// Replay the same trace: it has times.
+	rout := filepath.Join(dir, "replay")
+	code, stdout, stderr = run(t, "replay", "--nodes", nodes, "--pods", pods, "--profiles", "bestfit", "--out", rout)
+	if code != 0 {
+		t.Fatalf("replay: exit %d\n%s", code, stderr)
+	}
+	rm := readSummary(t, rout)
+	rr := rm["runs"].([]any)[0].(map[string]any)
+	for _, f := range []string{"queue_delay_mean_s", "queue_delay_p50_s", "queue_delay_p95_s", "queue_delay_max_s", "pods_never_placed", "gpu_alloc_pct_mean"} {
+		if _, ok := rr[f]; !ok {
+			t.Errorf("replay run lacks %q", f)
+		}
+	}
+	if rr["pods_scheduled"].(float64) != 4 {
+		t.Errorf("replay placed %v pods, want 4", rr["pods_scheduled"])
+	}
+	data, err := os.ReadFile(filepath.Join(rout, ReplayFile("bestfit", 42)))
+	if err != nil || !strings.HasPrefix(string(data), "time_s,alloc_pct,running,queued\n") {
+		t.Errorf("replay timeline: %v %q", err, data)
+	}
+	checkSVG(t, filepath.Join(rout, "utilisation.svg"), 1)
+	if !strings.Contains(stdout, "never placed") {
+		t.Errorf("no replay table:\n%s", stdout)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	dir := t.TempDir()
+	nodes := writeFile(t, dir, "nodes.csv", "sn,cpu_milli,memory_mib,gpu,model\nn1,32000,131072,2,T4\n")
+	noTimes := writeFile(t, dir, "multigpu.csv", "name,cpu_milli,memory_mib,num_gpu,gpu_milli\np0,1000,1024,1,1000\n")
+	out := filepath.Join(dir, "out")
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		err  string
+	}{
+		{"nonexistent pods", []string{"inflate", "--nodes", nodes, "--pods", filepath.Join(dir, "missing.csv"), "--profiles", "default", "--out", out}, 1, "missing.csv: no such file"},
+		{"nonexistent nodes", []string{"inflate", "--nodes", filepath.Join(dir, "missing.yaml"), "--pods", noTimes, "--profiles", "default", "--out", out}, 1, "--nodes: open"},
+		{"unknown extension", []string{"inflate", "--nodes", nodes, "--pods", filepath.Join(dir, "p.json"), "--profiles", "default", "--out", out}, 1, "unknown format"},
+		{"pods as nodes", []string{"inflate", "--nodes", noTimes, "--pods", noTimes, "--profiles", "default", "--out", out}, 1, "--nodes"},
+		{"unknown profile", []string{"inflate", "--nodes", nodes, "--pods", noTimes, "--config", repoConfig, "--profiles", "fgd", "--out", out}, 1, "available: gpu-scheduler, default, bestfit"},
+		{"replay without times", []string{"replay", "--nodes", nodes, "--pods", noTimes, "--profiles", "default", "--out", out}, 1, "no creation or deletion times"},
+		{"bad seeds", []string{"inflate", "--nodes", nodes, "--pods", noTimes, "--seeds", "9-1", "--out", out}, 2, "--seeds"},
+		{"unknown mode", []string{"simulate"}, 2, `unknown mode "simulate"`},
+		{"no args", nil, 2, "Usage:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := run(t, tc.args...)
+			if code != tc.code || !strings.Contains(stderr, tc.err) {
+				t.Errorf("exit %d, want %d; stderr lacks %q:\n%s", code, tc.code, tc.err, stderr)
+			}
+		})
+	}
+	// The inflate run on the five-column file works: no times are needed.
+	if code, _, stderr := run(t, "inflate", "--nodes", nodes, "--pods", noTimes, "--profiles", "default", "--out", out); code != 0 {
+		t.Errorf("inflate without times: exit %d\n%s", code, stderr)
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	code, stdout, _ := run(t, "--version")
+	if code != 0 || stdout != "gpu-sim test\n" {
+		t.Errorf("--version: %d %q", code, stdout)
+	}
+	code, stdout, _ = run(t, "--help")
+	if code != 0 || !strings.Contains(stdout, "Example:") || !strings.Contains(stdout, "gpu-sim inflate --nodes") {
+		t.Errorf("--help: %d %q", code, stdout)
+	}
+	code, _, stderr := run(t, "replay", "--help")
+	if code != 0 || !strings.Contains(stderr, "-retry-cap") || !strings.Contains(stderr, "Example:") {
+		t.Errorf("replay --help: %d %q", code, stderr)
+	}
+}
+
+func TestSampleIndexes(t *testing.T) {
+	if got := sampleIndexes(3, 5); !reflect.DeepEqual(got, []int{0, 1, 2}) {
+		t.Errorf("short: %v", got)
+	}
+	got := sampleIndexes(10_001, 2000)
+	if len(got) != 2000 || got[0] != 0 || got[len(got)-1] != 10_000 {
+		t.Errorf("long: %d indexes, first %d last %d", len(got), got[0], got[len(got)-1])
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] <= got[i-1] {
+			t.Fatalf("not increasing at %d: %v", i, got[i-1:i+1])
+		}
+	}
+}
+
+func TestMeanStddev(t *testing.T) {
+	m, sd := meanStddev([]float64{2, 4, 4, 4, 5, 5, 7, 9})
+	if m != 5 || sd < 2.138 || sd > 2.139 {
+		t.Errorf("got %v ± %v, want 5 ± 2.138 (sample)", m, sd)
+	}
+	if m, sd := meanStddev([]float64{3}); m != 3 || sd != 0 {
+		t.Errorf("one value: %v ± %v", m, sd)
+	}
+}
