@@ -61,13 +61,23 @@ func FormatFraction(milli int64) string {
 // ParseFraction reads a FractionAnnotation value: a decimal in (0, 1) with at most three decimals
 // ("0.5", ".25", "0.005"), returned in thousandths of a GPU.
 func ParseFraction(s string) (int64, error) {
+	milli, problem := parseFraction(s)
+	if problem != "" {
+		return 0, fmt.Errorf("GPU fraction %q: %s", s, problem)
+	}
+	return milli, nil
+}
+
+// parseFraction is ParseFraction without allocating: the problem is a constant, empty when none.
+func parseFraction(s string) (int64, string) {
+	const notDecimal = "want a decimal between 0 and 1 like 0.5"
 	t := strings.TrimPrefix(s, "0")
 	if !strings.HasPrefix(t, ".") {
-		return 0, fmt.Errorf("GPU fraction %q: want a decimal between 0 and 1 like 0.5", s)
+		return 0, notDecimal
 	}
 	digits := t[1:]
 	if len(digits) == 0 || len(digits) > 3 {
-		return 0, fmt.Errorf("GPU fraction %q: want 1 to 3 decimals", s)
+		return 0, "want 1 to 3 decimals"
 	}
 	var milli int64
 	for i := 0; i < 3; i++ {
@@ -75,15 +85,30 @@ func ParseFraction(s string) (int64, error) {
 		if i < len(digits) {
 			c := digits[i]
 			if c < '0' || c > '9' {
-				return 0, fmt.Errorf("GPU fraction %q: want a decimal between 0 and 1 like 0.5", s)
+				return 0, notDecimal
 			}
 			milli += int64(c - '0')
 		}
 	}
 	if milli == 0 {
-		return 0, fmt.Errorf("GPU fraction %q: must be above 0", s)
+		return 0, "must be above 0"
 	}
-	return milli, nil
+	return milli, ""
+}
+
+// parseIndex reads a GPUIndexAnnotation value below MaxGPUsPerNode, without allocating.
+func parseIndex(s string) (int, bool) {
+	if len(s) == 0 || len(s) > 2 {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, n < MaxGPUsPerNode
 }
 
 // NodeState is a node's GPUs one by one: how many it has, how many whole ones Pods hold, and the
@@ -112,12 +137,12 @@ func ReadNode(nodeInfo fwk.NodeInfo) NodeState {
 		if !ok {
 			continue
 		}
-		share, err := ParseFraction(frac)
-		if err != nil {
+		share, problem := parseFraction(frac)
+		if problem != "" {
 			continue // never scheduled by us; a Pod with a bad fraction is rejected in PreFilter
 		}
-		idx, err := strconv.Atoi(pod.Annotations[GPUIndexAnnotation])
-		if err != nil || idx < 0 || idx >= MaxGPUsPerNode || int64(idx) >= s.Allocatable {
+		idx, ok := parseIndex(pod.Annotations[GPUIndexAnnotation])
+		if !ok || int64(idx) >= s.Allocatable {
 			s.WholeUsed++
 			continue
 		}

@@ -1,0 +1,75 @@
+package gpu
+
+import (
+	"reflect"
+	"testing"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+	st "k8s.io/kubernetes/pkg/scheduler/testing"
+)
+
+func share(name, fraction, idx string) *v1.Pod {
+	p := st.MakePod().Name(name).UID(name).Node("n").Obj()
+	p.Annotations = map[string]string{FractionAnnotation: fraction}
+	if idx != "" {
+		p.Annotations[GPUIndexAnnotation] = idx
+	}
+	return p
+}
+
+func TestReadNode(t *testing.T) {
+	node := st.MakeNode().Name("n").Capacity(map[v1.ResourceName]string{ResourceName: "4"}).Obj()
+	whole := st.MakePod().Name("w").UID("w").Node("n").Req(map[v1.ResourceName]string{ResourceName: "1"}).Obj()
+	ni := framework.NewNodeInfo(whole, share("a", "0.5", "0"), share("b", "0.25", "0"), share("c", "0.3", "2"),
+		share("lost", "0.1", ""), share("bad-index", "0.1", "9"), share("bad-fraction", "2", "1"))
+	ni.SetNode(node)
+	s := ReadNode(ni)
+	// 1 whole + 2 shares without a usable index, each counted as a whole GPU.
+	if s.Allocatable != 4 || s.WholeUsed != 3 || s.SharedGPUs != 2 || s.Shared[0] != 750 || s.Shared[2] != 300 {
+		t.Fatalf("ReadNode = %+v", s)
+	}
+	if s.FreeWhole() != 0 {
+		t.Errorf("FreeWhole = %d, want 0", s.FreeWhole())
+	}
+	if got := s.FreeSlices(nil); !reflect.DeepEqual(got, []int64{250, 700}) {
+		t.Errorf("FreeSlices = %v", got)
+	}
+	if s.FreeMilli() != 950 {
+		t.Errorf("FreeMilli = %d, want 950", s.FreeMilli())
+	}
+	if allocs := testing.AllocsPerRun(50, func() { ReadNode(ni) }); allocs != 0 {
+		t.Errorf("ReadNode allocates %v times", allocs)
+	}
+}
+
+func TestPickGPUAndTake(t *testing.T) {
+	s := NodeState{Allocatable: 3}
+	if got := s.PickGPU(600); got != 0 {
+		t.Fatalf("first share goes to GPU %d, want 0", got)
+	}
+	s.Take(Demand{Share: 600}, 0)
+	if got := s.PickGPU(500); got != 1 {
+		t.Errorf("a share that does not fit GPU 0 goes to %d, want 1", got)
+	}
+	if got := s.PickGPU(400); got != 0 {
+		t.Errorf("a share that fits GPU 0 goes to %d, want 0 (tightest)", got)
+	}
+	s.Take(Demand{Whole: 2}, -1)
+	if s.FreeWhole() != 0 || s.Fits(Demand{Whole: 1}) || s.PickGPU(500) != -1 || !s.Fits(Demand{Share: 400}) {
+		t.Errorf("after taking every GPU: %+v", s)
+	}
+}
+
+func TestFormatFractionRejectsOutOfRange(t *testing.T) {
+	for _, m := range []int64{0, 1000, -1} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("FormatFraction(%d) did not panic", m)
+				}
+			}()
+			FormatFraction(m)
+		}()
+	}
+}

@@ -1,0 +1,165 @@
+package gpufragmentation
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/types"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
+	configv1 "github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config/v1"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/plugintest"
+)
+
+func newPlugin(t *testing.T, args *configv1.GPUFragmentationArgs) *GPUFragmentation {
+	t.Helper()
+	pl, err := New(context.Background(), plugintest.Args(t, args, &config.GPUFragmentationArgs{}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pl.(*GPUFragmentation)
+}
+
+// learn shows the plugin n Pods of a shape, as PreFilter sees arrivals.
+func learn(t *testing.T, pl *GPUFragmentation, n int, pod func(i int) *v1.Pod) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		if _, s := pl.PreFilter(context.Background(), framework.NewCycleState(), pod(i), nil); !s.IsSkip() {
+			t.Fatalf("PreFilter = %v, want Skip (it filters nothing)", s)
+		}
+	}
+}
+
+func halfPod(name string) *v1.Pod {
+	return plugintest.GPUPod(name, "2", "8Gi", 0).Annotation(gpu.FractionAnnotation, "0.5").Obj()
+}
+
+func onGPU(name, node, fraction, idx string) *v1.Pod {
+	return plugintest.GPUPod(name, "2", "8Gi", 0).Node(node).Annotation(gpu.FractionAnnotation, fraction).Annotation(gpu.GPUIndexAnnotation, idx).Obj()
+}
+
+func TestScore(t *testing.T) {
+	wholeOnes := func(i int) *v1.Pod { return plugintest.GPUPod(fmt.Sprint("w", i), "4", "16Gi", 1).Obj() }
+	halves := func(i int) *v1.Pod { return halfPod(fmt.Sprint("h", i)) }
+	tests := []struct {
+		name  string
+		learn func(i int) *v1.Pod
+		pod   *v1.Pod
+		nodes []fwk.NodeInfo
+		want  []int64
+	}{
+		{
+			// Filling the half-used GPU removes a slice whole-GPU Pods cannot use; opening a fresh
+			// GPU on an idle node creates one.
+			name: "a share fills a partly used GPU", learn: wholeOnes, pod: halfPod("p"),
+			nodes: []fwk.NodeInfo{
+				plugintest.NodeInfo(plugintest.GPUNode("idle", "32", "128Gi", 2)),
+				plugintest.NodeInfo(plugintest.GPUNode("half", "32", "128Gi", 2), onGPU("x", "half", "0.5", "0")),
+			},
+			want: []int64{0, 100},
+		},
+		{
+			// On a GPU node, the CPU a CPU-only Pod takes leaves the GPUs without CPU for the learned
+			// GPU Pods: fragmentation grows there and not on the CPU-only node.
+			name: "a CPU-only pod keeps off GPU nodes it would strand", learn: wholeOnes, pod: plugintest.GPUPod("c", "30", "8Gi", 0).Obj(),
+			nodes: []fwk.NodeInfo{
+				plugintest.NodeInfo(plugintest.GPUNode("gpu", "32", "128Gi", 2)),
+				plugintest.NodeInfo(plugintest.GPUNode("cpu", "32", "128Gi", 0)),
+			},
+			want: []int64{0, 100},
+		},
+		{
+			name: "a whole GPU from the node already fragmented for halves", learn: halves, pod: plugintest.GPUPod("p", "2", "8Gi", 1).Obj(),
+			nodes: []fwk.NodeInfo{
+				plugintest.NodeInfo(plugintest.GPUNode("a", "32", "128Gi", 2)),
+				plugintest.NodeInfo(plugintest.GPUNode("b", "32", "128Gi", 2), onGPU("x", "b", "0.5", "0")),
+			},
+			// Both placements leave the remaining capacity usable by halves: a tie.
+			want: []int64{100, 100},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pl := newPlugin(t, &configv1.GPUFragmentationArgs{})
+			learn(t, pl, 20, tt.learn)
+			if got := plugintest.Score(t, pl, tt.pod, tt.nodes); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("scores = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestNothingLearnedScoresNeutral(t *testing.T) {
+	pl := newPlugin(t, &configv1.GPUFragmentationArgs{})
+	nodes := []fwk.NodeInfo{plugintest.NodeInfo(plugintest.GPUNode("a", "32", "128Gi", 2)), plugintest.NodeInfo(plugintest.GPUNode("b", "32", "128Gi", 0))}
+	if got := plugintest.Score(t, pl, halfPod("p"), nodes); !reflect.DeepEqual(got, []int64{100, 100}) {
+		t.Errorf("scores = %v, want all equal", got)
+	}
+}
+
+func TestStaticWorkload(t *testing.T) {
+	args := &configv1.GPUFragmentationArgs{Workload: []configv1.WorkloadShape{
+		{CPU: resource.MustParse("4"), Memory: resource.MustParse("16Gi"), GPUs: 1, Weight: 1},
+	}}
+	pl := newPlugin(t, args)
+	// PreFilter does not learn when a workload is configured.
+	learn(t, pl, 5, func(i int) *v1.Pod { return plugintest.GPUPod(fmt.Sprint("c", i), "1", "1Gi", 0).Obj() })
+	if pl.learned.version != 0 {
+		t.Error("a configured workload must not be overridden by learning")
+	}
+	nodes := []fwk.NodeInfo{
+		plugintest.NodeInfo(plugintest.GPUNode("idle", "32", "128Gi", 2)),
+		plugintest.NodeInfo(plugintest.GPUNode("half", "32", "128Gi", 2), onGPU("x", "half", "0.5", "0")),
+	}
+	if got := plugintest.Score(t, pl, halfPod("p"), nodes); !reflect.DeepEqual(got, []int64{0, 100}) {
+		t.Errorf("scores = %v, want [0 100]", got)
+	}
+}
+
+func TestWindow(t *testing.T) {
+	w := newWindow(3)
+	s := func(cpu int64) gpu.Shape { return gpu.Shape{MilliCPU: cpu, Weight: 1} }
+	w.add("a", s(1))
+	w.add("a", s(1)) // a retry of the same Pod
+	w.add("b", s(1))
+	w.add("c", s(2))
+	if w.counts[keyOf(s(1))] != 2 || w.counts[keyOf(s(2))] != 1 || w.version != 3 {
+		t.Fatalf("counts %v version %d", w.counts, w.version)
+	}
+	w.add("d", s(3)) // evicts a
+	w.add("e", s(3)) // evicts b: shape 1 leaves
+	if _, ok := w.counts[keyOf(s(1))]; ok || w.counts[keyOf(s(3))] != 2 || len(w.seen) != 3 {
+		t.Errorf("after eviction: counts %v seen %v", w.counts, w.seen)
+	}
+	if _, ok := w.seen[types.UID("a")]; ok {
+		t.Error("an evicted Pod is still remembered")
+	}
+}
+
+func TestNewRejectsBadArgs(t *testing.T) {
+	zero := int32(0)
+	tests := []struct {
+		args *configv1.GPUFragmentationArgs
+		want string
+	}{
+		{&configv1.GPUFragmentationArgs{WindowSize: &zero}, "pluginConfig.GPUFragmentation.args.windowSize"},
+		{&configv1.GPUFragmentationArgs{Workload: []configv1.WorkloadShape{{GPUs: 1, GPUFraction: "0.5", Weight: 1}}}, "pluginConfig.GPUFragmentation.args.workload[0].gpuFraction"},
+		{&configv1.GPUFragmentationArgs{Workload: []configv1.WorkloadShape{{GPUFraction: "2", Weight: 1}}}, "pluginConfig.GPUFragmentation.args.workload[0].gpuFraction"},
+		{&configv1.GPUFragmentationArgs{Workload: []configv1.WorkloadShape{{GPUs: 1}}}, "pluginConfig.GPUFragmentation.args.workload[0].weight"},
+		{&configv1.GPUFragmentationArgs{Workload: []configv1.WorkloadShape{{GPUs: 1, Weight: 1, Models: []string{"not a label"}}}}, "pluginConfig.GPUFragmentation.args.workload[0].models[0]"},
+	}
+	for _, tt := range tests {
+		_, err := New(context.Background(), plugintest.Args(t, tt.args, &config.GPUFragmentationArgs{}), nil)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("error = %v, want one naming %s", err, tt.want)
+		}
+	}
+}
