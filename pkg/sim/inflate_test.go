@@ -3,8 +3,8 @@ package sim
 import (
 	"context"
 	"os"
-	"strings"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/sim/trace"
