@@ -179,3 +179,14 @@ func ShapeOf(pod *v1.Pod) (Shape, error) {
 	}
 	return s, nil
 }
+
+// Strands reports whether no GPU shape of the workload fits the CPU and memory left, so that every
+// free GPU there is stranded. A workload without GPU shapes strands nothing.
+func (w *Workload) Strands(milliCPU, memory int64) bool {
+	for i := range w.gpuShapes {
+		if s := &w.gpuShapes[i]; s.milliCPU <= milliCPU && s.memory <= memory {
+			return false
+		}
+	}
+	return len(w.gpuShapes) > 0
+}

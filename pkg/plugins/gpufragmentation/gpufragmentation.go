@@ -49,8 +49,9 @@ type GPUFragmentation struct {
 	cachedVersion uint64
 }
 
-// New builds the plugin from GPUFragmentationArgs.
-func New(_ context.Context, obj runtime.Object, _ framework.Handle) (framework.Plugin, error) {
+// New builds the plugin from GPUFragmentationArgs. In the scheduler it also keeps the GPU gauges
+// (metrics.go) up to date until ctx ends.
+func New(ctx context.Context, obj runtime.Object, h framework.Handle) (framework.Plugin, error) {
 	args, err := pluginutil.DecodeArgs[*config.GPUFragmentationArgs](Name, obj)
 	if err != nil {
 		return nil, err
@@ -66,6 +67,7 @@ func New(_ context.Context, obj runtime.Object, _ framework.Handle) (framework.P
 		}
 		pl.static = gpu.NewWorkload(shapes)
 	}
+	pl.startReporting(ctx, h)
 	return pl, nil
 }
 

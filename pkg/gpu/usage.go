@@ -1,0 +1,29 @@
+package gpu
+
+import fwk "k8s.io/kube-scheduler/framework"
+
+// Usage is a node's GPU capacity in thousandths of a GPU, and how it is used.
+type Usage struct {
+	Capacity, Allocated int64
+	// Fragmented is FGD's expected fragmentation under the workload (see Workload.Fragmentation).
+	Fragmented float64
+	// Stranded is free GPU capacity that no GPU shape of the workload can use for lack of CPU or
+	// memory on the node.
+	Stranded int64
+}
+
+// NodeUsage measures a node; modelLabel names the node label holding the GPU model.
+func NodeUsage(nodeInfo fwk.NodeInfo, w *Workload, modelLabel string) Usage {
+	state := ReadNode(nodeInfo)
+	var buf [MaxGPUsPerNode]int64
+	free := state.FreeSlices(buf[:0])
+	u := Usage{Capacity: state.Allocatable * MilliPerGPU}
+	u.Allocated = u.Capacity - state.FreeMilli()
+	alloc, used := nodeInfo.GetAllocatable(), nodeInfo.GetRequested()
+	cpu, mem := alloc.GetMilliCPU()-used.GetMilliCPU(), alloc.GetMemory()-used.GetMemory()
+	u.Fragmented = w.Fragmentation(cpu, mem, nodeInfo.Node().Labels[modelLabel], free)
+	if w.Strands(cpu, mem) {
+		u.Stranded = state.FreeMilli()
+	}
+	return u
+}
