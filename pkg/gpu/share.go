@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	v1 "k8s.io/api/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -228,4 +229,60 @@ func (s *NodeState) FreeMilli() int64 {
 		}
 	}
 	return free
+}
+
+// GPUChoicesKey is where a scoring plugin leaves, per node, the GPU it scored a share on, so that
+// Reserve places the share where the score assumed (see GPUChoices).
+const GPUChoicesKey fwk.StateKey = "gpu-scheduler.io/gpu-choices"
+
+// GPUChoices maps node names to the GPU index chosen for this cycle's share. Score writes it from
+// parallel goroutines; Reserve reads it.
+type GPUChoices struct {
+	m sync.Map
+}
+
+// Clone shares the choices: a cycle's state is cloned only for preemption dry-runs, which do not
+// reserve.
+func (c *GPUChoices) Clone() fwk.StateData { return c }
+
+// Set records the GPU chosen on a node.
+func (c *GPUChoices) Set(node string, idx int) { c.m.Store(node, idx) }
+
+// Get returns the GPU chosen on a node, if any.
+func (c *GPUChoices) Get(node string) (int, bool) {
+	v, ok := c.m.Load(node)
+	if !ok {
+		return 0, false
+	}
+	return v.(int), true
+}
+
+// CanTake reports whether GPU idx can hold a share of milli.
+func (s *NodeState) CanTake(milli int64, idx int) bool {
+	if idx < 0 || int64(idx) >= min(s.Allocatable, MaxGPUsPerNode) {
+		return false
+	}
+	if s.Shared[idx] == 0 {
+		return s.FreeWhole() > 0
+	}
+	return s.Shared[idx]+milli <= MilliPerGPU
+}
+
+// ShareCandidates appends to dst the GPUs a share of milli could go to: every shared GPU with room,
+// and the first unshared GPU if a whole one is free (all free whole GPUs are alike).
+func (s *NodeState) ShareCandidates(milli int64, dst []int) []int {
+	n := min(s.Allocatable, MaxGPUsPerNode)
+	fresh := -1
+	for i := int64(0); i < n; i++ {
+		switch {
+		case s.Shared[i] > 0 && s.Shared[i]+milli <= MilliPerGPU:
+			dst = append(dst, int(i))
+		case s.Shared[i] == 0 && fresh < 0:
+			fresh = int(i)
+		}
+	}
+	if fresh >= 0 && s.FreeWhole() > 0 {
+		dst = append(dst, fresh)
+	}
+	return dst
 }

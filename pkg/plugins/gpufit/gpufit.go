@@ -104,8 +104,9 @@ func (*GPUFit) Filter(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, n
 	return fwk.NewStatus(fwk.Unschedulable, ReasonInsufficientGPUs)
 }
 
-// Reserve picks the GPU for a share (the shared GPU it fits most tightly, else a free one) and
-// writes it on the assumed Pod, so the next scheduling cycles see it before the Pod is bound.
+// Reserve picks the GPU for a share (the one a scoring plugin chose, see gpu.GPUChoices, else the
+// shared GPU it fits most tightly, else a free one) and writes it on the assumed Pod, so the next
+// scheduling cycles see it before the Pod is bound.
 func (pl *GPUFit) Reserve(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodeName string) *fwk.Status {
 	s, err := pluginutil.ReadState[*preFilterState](cycleState, preFilterStateKey)
 	if err != nil || s.demand.Share == 0 {
@@ -117,6 +118,12 @@ func (pl *GPUFit) Reserve(_ context.Context, cycleState fwk.CycleState, pod *v1.
 	}
 	node := gpu.ReadNode(nodeInfo)
 	idx := node.PickGPU(s.demand.Share)
+	// A scoring plugin may have scored the node with the share on another GPU: honour it.
+	if choices, err := pluginutil.ReadState[*gpu.GPUChoices](cycleState, gpu.GPUChoicesKey); err == nil {
+		if chosen, ok := choices.Get(nodeName); ok && node.CanTake(s.demand.Share, chosen) {
+			idx = chosen
+		}
+	}
 	if idx < 0 {
 		return fwk.NewStatus(fwk.Unschedulable, ReasonInsufficientGPUShare)
 	}

@@ -126,6 +126,9 @@ func (pl *GPUFragmentation) PreScore(_ context.Context, cycleState fwk.CycleStat
 		return fwk.AsStatus(err)
 	}
 	cycleState.Write(preScoreStateKey, &preScoreState{workload: pl.workload(), pod: shape, demand: demand})
+	if demand.Share > 0 {
+		cycleState.Write(gpu.GPUChoicesKey, &gpu.GPUChoices{})
+	}
 	return nil
 }
 
@@ -157,11 +160,41 @@ func (pl *GPUFragmentation) Score(_ context.Context, cycleState fwk.CycleState, 
 	node := gpu.ReadNode(nodeInfo)
 	var buf [gpu.MaxGPUsPerNode]int64
 	before := s.workload.Fragmentation(cpu, mem, model, node.FreeSlices(buf[:0]))
-	if node.Fits(s.demand) {
-		node.Take(s.demand, node.PickGPU(s.demand.Share))
+	cpu, mem = cpu-s.pod.MilliCPU, mem-s.pod.Memory
+	var after float64
+	if s.demand.Share > 0 {
+		after = pl.bestGPU(cycleState, s, nodeInfo.Node().Name, node, cpu, mem, model)
+	} else {
+		if node.Fits(s.demand) {
+			node.Take(s.demand, -1)
+		}
+		after = s.workload.Fragmentation(cpu, mem, model, node.FreeSlices(buf[:0]))
 	}
-	after := s.workload.Fragmentation(cpu-s.pod.MilliCPU, mem-s.pod.Memory, model, node.FreeSlices(buf[:0]))
 	return int64((after - before) * scoreScale), nil
+}
+
+// bestGPU finds the GPU where the share adds the least fragmentation (FGD's GPU-level choice; on a
+// tie, the tightest fit), records it for Reserve, and returns the node's fragmentation after.
+func (pl *GPUFragmentation) bestGPU(cycleState fwk.CycleState, s *preScoreState, nodeName string, node gpu.NodeState, cpu, mem int64, model string) float64 {
+	var cbuf [gpu.MaxGPUsPerNode]int
+	var buf [gpu.MaxGPUsPerNode]int64
+	best, bestFrag, bestFree := -1, 0.0, int64(0)
+	for _, idx := range node.ShareCandidates(s.demand.Share, cbuf[:0]) {
+		trial := node
+		trial.Take(s.demand, idx)
+		frag := s.workload.Fragmentation(cpu, mem, model, trial.FreeSlices(buf[:0]))
+		free := gpu.MilliPerGPU - trial.Shared[idx]
+		if best < 0 || frag < bestFrag || (frag == bestFrag && free < bestFree) {
+			best, bestFrag, bestFree = idx, frag, free
+		}
+	}
+	if best < 0 {
+		return s.workload.Fragmentation(cpu, mem, model, node.FreeSlices(buf[:0]))
+	}
+	if choices, err := pluginutil.ReadState[*gpu.GPUChoices](cycleState, gpu.GPUChoicesKey); err == nil {
+		choices.Set(nodeName, best)
+	}
+	return bestFrag
 }
 
 // ScoreExtensions returns the plugin itself for NormalizeScore.
