@@ -113,7 +113,7 @@ func TestShippedConfigExpands(t *testing.T) {
 			}
 		}
 	}
-	for name, weight := range map[string]int32{"Interconnect": 3, "GPUBinPacking": 5, "AntiStranding": 2, "GPUFragmentation": 10} {
+	for name, weight := range map[string]int32{"Interconnect": 3, "GPUBinPacking": 2, "AntiStranding": 2, "GPUFragmentation": 40} {
 		if got := points["score"][name]; got != weight {
 			t.Errorf("score weight of %s = %d, want %d", name, got, weight)
 		}
