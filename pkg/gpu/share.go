@@ -125,9 +125,30 @@ type NodeState struct {
 	SharedGPUs int64
 }
 
-// ReadNode builds a node's state from the scheduler's NodeInfo (assigned and assumed Pods), without
-// allocating.
+// ReadNode returns a node's state as of the scheduler's NodeInfo (assigned and assumed Pods). Every
+// plugin asks for every node in every cycle, so states are cached per node and NodeInfo generation:
+// a generation number is never reused, so a hit is always current. Allocates only on a miss.
 func ReadNode(nodeInfo fwk.NodeInfo) NodeState {
+	name, gen := nodeInfo.Node().Name, nodeInfo.GetGeneration()
+	if e, ok := stateCache.Load(name); ok && e.(*cachedState).generation == gen {
+		return e.(*cachedState).state
+	}
+	e := &cachedState{generation: gen, state: readNode(nodeInfo)}
+	stateCache.Store(name, e)
+	return e.state
+}
+
+type cachedState struct {
+	generation int64
+	state      NodeState
+}
+
+// stateCache maps node names to their last computed *cachedState. It is shared by every plugin and
+// framework in the process: generations are process-wide, so entries never mix up.
+var stateCache sync.Map
+
+// readNode computes a node's state by going through its Pods.
+func readNode(nodeInfo fwk.NodeInfo) NodeState {
 	s := NodeState{
 		Allocatable: nodeInfo.GetAllocatable().GetScalarResources()[ResourceName],
 		WholeUsed:   nodeInfo.GetRequested().GetScalarResources()[ResourceName],
