@@ -10,7 +10,7 @@ LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
 PKGS := ./...
 BENCH_PKGS := ./pkg/plugins/...
 
-.PHONY: help build test unit bench verify generate sync-manifests clean
+.PHONY: help build test unit bench bench-full verify generate sync-manifests clean
 
 help: ## Show the targets.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -25,8 +25,12 @@ test: build tools ## Run every test: unit, fuzz seeds, manifests, control plane 
 unit: ## Run the unit tests only (no control plane).
 	$(GO) test -count=1 ./pkg/... ./cmd/... ./manifests/...
 
-bench: ## Plugin micro-benchmarks at 5,000 nodes beside NodeResourcesFit.
+bench: ## Plugin micro-benchmarks beside NodeResourcesFit, then scheduler_perf throughput (short): default vs gpu-scheduler.
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 $(BENCH_PKGS)
+	hack/bench-throughput.sh short
+
+bench-full: ## scheduler_perf throughput at 5,000 nodes x 8 GPUs and 10,000 GPU pods (minutes).
+	hack/bench-throughput.sh full
 
 verify: ## gofmt, go vet and generated code up to date.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -23,6 +23,15 @@ type InterconnectArgs struct {
 
 	// Interconnects are the premium interconnects Pods may ask for, and how nodes show they have them.
 	Interconnects []InterconnectType
+	// TopologyLevels are the network domains gangs are kept inside, innermost first.
+	TopologyLevels []TopologyLevel
+}
+
+// TopologyLevel is one level of the network topology: nodes with the same value of NodeLabel share a
+// domain at that level.
+type TopologyLevel struct {
+	Name      string
+	NodeLabel string
 }
 
 // InterconnectType is one interconnect, such as InfiniBand, and the node labels that reveal it.

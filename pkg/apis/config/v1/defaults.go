@@ -36,10 +36,24 @@ func SetDefaults_GPUModelArgs(obj *GPUModelArgs) {
 	}
 }
 
-// SetDefaults_InterconnectArgs sets the default interconnects.
+// DefaultTopologyLevels returns the topology levels known when none are configured, innermost first.
+func DefaultTopologyLevels() []TopologyLevel {
+	return []TopologyLevel{
+		{Name: "nvlink-domain", NodeLabel: "nvidia.com/gpu.clique"},
+		{Name: "ib-leaf", NodeLabel: "network.gpu-scheduler.io/ib-leaf"},
+		{Name: "ib-fabric", NodeLabel: "network.gpu-scheduler.io/ib-fabric"},
+		{Name: "rack", NodeLabel: "topology.gpu-scheduler.io/rack"},
+		{Name: "zone", NodeLabel: "topology.kubernetes.io/zone"},
+	}
+}
+
+// SetDefaults_InterconnectArgs sets the default interconnects and topology levels.
 func SetDefaults_InterconnectArgs(obj *InterconnectArgs) {
 	if obj.Interconnects == nil {
 		obj.Interconnects = DefaultInterconnects()
+	}
+	if obj.TopologyLevels == nil {
+		obj.TopologyLevels = DefaultTopologyLevels()
 	}
 }
 

@@ -26,6 +26,20 @@ type InterconnectArgs struct {
 	// Default: infiniband, roce and nvlink, each revealed by interconnect.gpu-scheduler.io/<name>=true;
 	// nvlink also by NVIDIA GPU Feature Discovery's nvidia.com/gpu.clique label.
 	Interconnects []InterconnectType `json:"interconnects,omitempty"`
+	// TopologyLevels are the network domains the members of a gang (a PodGroup) are kept inside,
+	// innermost first. Default: nvlink-domain (nvidia.com/gpu.clique), ib-leaf
+	// (network.gpu-scheduler.io/ib-leaf), ib-fabric (network.gpu-scheduler.io/ib-fabric), rack
+	// (topology.gpu-scheduler.io/rack), zone (topology.kubernetes.io/zone).
+	TopologyLevels []TopologyLevel `json:"topologyLevels,omitempty"`
+}
+
+// TopologyLevel is one level of the network topology: nodes with the same value of NodeLabel share a
+// domain at that level.
+type TopologyLevel struct {
+	// Name is what Pods write in their topology annotations, lower case, e.g. "ib-fabric".
+	Name string `json:"name"`
+	// NodeLabel is the node label whose value names the node's domain at this level.
+	NodeLabel string `json:"nodeLabel"`
 }
 
 // InterconnectType is one interconnect, such as InfiniBand, and the node labels that reveal it.

@@ -52,6 +52,24 @@ func ValidateInterconnectArgs(path *field.Path, args *config.InterconnectArgs) e
 			}
 		}
 	}
+	levels, labels := sets.New[string](), sets.New[string]()
+	for i, l := range args.TopologyLevels {
+		p := path.Child("topologyLevels").Index(i)
+		switch {
+		case l.Name == "":
+			errs = append(errs, field.Required(p.Child("name"), "a topology level needs a name"))
+		case len(validation.IsDNS1123Label(l.Name)) > 0:
+			errs = append(errs, field.Invalid(p.Child("name"), l.Name, "must be a lower-case DNS label, e.g. ib-fabric"))
+		case levels.Has(l.Name):
+			errs = append(errs, field.Duplicate(p.Child("name"), l.Name))
+		}
+		levels.Insert(l.Name)
+		errs = append(errs, validateLabelKey(p.Child("nodeLabel"), l.NodeLabel)...)
+		if l.NodeLabel != "" && labels.Has(l.NodeLabel) {
+			errs = append(errs, field.Duplicate(p.Child("nodeLabel"), l.NodeLabel))
+		}
+		labels.Insert(l.NodeLabel)
+	}
 	return errs.ToAggregate()
 }
 

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Scheduling throughput, upstream default profile vs gpu-scheduler's, with scheduler_perf (test/perf).
+#
+#   hack/bench-throughput.sh [short|full]
+#
+#   short  500 nodes x 8 GPUs, 1,000 GPU pods, 5 runs per profile (CI; 2-3 minutes)
+#   full   5,000 nodes x 8 GPUs, 10,000 GPU pods, 1 run per profile (tens of minutes)
+#
+# Both profiles run in the same `go test` process, alternating, and each profile's median
+# SchedulingThroughput is compared. Prints both pods/s and the ratio (goal: gpu-scheduler >= 0.95x
+# default) and writes _output/bench/throughput.json (and throughput-<variant>.json):
+#   {"default_pods_per_s", "gpu_scheduler_pods_per_s", "ratio", "nodes", "pods", "variant", ...}
+#
+# Environment:
+#   BENCH_COUNT     runs per profile (default: short 5, full 1)
+#   GO_TEST_FLAGS   extra `go test` flags, e.g. "-cpuprofile _output/bench/cpu.out" (the test
+#                   binary then goes to _output/bench/perf.test, for `go tool pprof`)
+#   BENCH_ARGS      extra test binary flags, e.g. "-v=0"
+# scheduler_perf starts its own etcd: bin/etcd is built if missing and put first on PATH.
+# Logs of failed workloads stay in _output/bench/logs; scheduler_perf's data items in
+# _output/bench/data-items.
+set -euo pipefail
+
+variant=${1:-short}
+case "$variant" in
+short) count=${BENCH_COUNT:-5} minutes_per_run=5 ;;
+full) count=${BENCH_COUNT:-1} minutes_per_run=45 ;;
+-h | --help)
+	sed -n '2,/^set -e/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
+	exit 0
+	;;
+*)
+	echo "usage: $0 [short|full]" >&2
+	exit 2
+	;;
+esac
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+GO=${GO:-go}
+
+if [[ ! -x bin/etcd ]]; then
+	make bin/etcd
+fi
+export PATH="$root/bin:$PATH"
+
+out=$root/_output/bench
+rm -rf "$out/data-items" "$out/logs" "$out/throughput.json" "$out/throughput-$variant.json"
+mkdir -p "$out/logs"
+export ARTIFACTS=$out/logs
+
+# Generous: the full variant took about 5 minutes for both profiles here; scheduler_perf stops a workload
+# after 30 minutes anyway.
+timeout=$((count * minutes_per_run + 10))m
+
+# With a profile, keep the test binary beside it rather than as ./perf.test.
+binary=()
+if [[ ${GO_TEST_FLAGS:-} == *profile* ]]; then
+	binary=(-o "$out/perf.test")
+fi
+
+start=$(date +%s)
+# shellcheck disable=SC2086 # GO_TEST_FLAGS and BENCH_ARGS are word lists
+"$GO" test ./test/perf/ -run '^$' -bench '^BenchmarkPerfScheduling$' -benchtime 1x -count "$count" \
+	-timeout "$timeout" "${binary[@]}" ${GO_TEST_FLAGS:-} \
+	-args -perf-scheduling-label-filter="performance,$variant" -bench-out "$out" ${BENCH_ARGS:-}
+echo "bench-throughput $variant: $(($(date +%s) - start))s wall, $out/throughput.json:"
+cat "$out/throughput.json"

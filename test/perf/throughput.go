@@ -1,0 +1,197 @@
+// Package perf measures scheduling throughput with kube-scheduler's scheduler_perf
+// (k8s.io/kubernetes/test/integration/scheduler_perf): the upstream default profile and
+// gpu-scheduler's profile side by side on the same GPU workload, in one `go test` run.
+//
+// Run it with hack/bench-throughput.sh [short|full] (`make bench`, `make bench-full`); it needs
+// bin/etcd on PATH. BenchmarkPerfScheduling runs the test cases of performance-config.yaml, and
+// TestMain then writes the median SchedulingThroughput of each profile and their ratio to
+// _output/bench/throughput.json (and throughput-<variant>.json). This file holds the parts that need
+// no control plane: the derived scheduler config and the summary.
+package perf
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+)
+
+const (
+	// ProfileDefault is the test case that runs kube-scheduler's default configuration.
+	ProfileDefault = "default"
+	// ProfileGPUScheduler is the test case that runs config/scheduler-config.yaml.
+	ProfileGPUScheduler = "gpu-scheduler"
+
+	// sourceProfile is the profile of config/scheduler-config.yaml that is measured.
+	sourceProfile = "gpu-scheduler"
+	// perfSchedulerName is the name the measured profile gets in the derived config: scheduler_perf's
+	// Pods carry no schedulerName, and it counts scheduling attempts of this profile only.
+	perfSchedulerName = "default-scheduler"
+)
+
+// Variants maps a variant of hack/bench-throughput.sh to its workload in performance-config.yaml.
+var Variants = map[string]string{
+	"short": "500Nodes_1000Pods",
+	"full":  "5000Nodes_10000Pods",
+}
+
+// PerfSchedulerConfig derives the scheduler config the gpu-scheduler test case runs from
+// config/scheduler-config.yaml: only its gpu-scheduler profile, renamed default-scheduler, with its
+// plugins, weights and pluginConfig as they are. Top-level settings (percentageOfNodesToScore,
+// parallelism, ...) stay too; clientConnection goes, since scheduler_perf brings its own client.
+func PerfSchedulerConfig(source []byte) ([]byte, error) {
+	var cfg map[string]any
+	if err := yaml.Unmarshal(source, &cfg); err != nil {
+		return nil, fmt.Errorf("parse scheduler config: %w", err)
+	}
+	profiles, _ := cfg["profiles"].([]any)
+	var found map[string]any
+	for _, p := range profiles {
+		if pm, ok := p.(map[string]any); ok && pm["schedulerName"] == sourceProfile {
+			found = pm
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("scheduler config has no profile %q", sourceProfile)
+	}
+	found["schedulerName"] = perfSchedulerName
+	cfg["profiles"] = []any{found}
+	delete(cfg, "clientConnection")
+	return yaml.Marshal(cfg)
+}
+
+// Sample is the SchedulingThroughput average of one run of one test case's workload.
+type Sample struct {
+	Profile  string
+	Workload string
+	// PodsPerSecond is scheduler_perf's SchedulingThroughput "Average": the mean of its one-second
+	// samples of scheduled Pods.
+	PodsPerSecond float64
+}
+
+// dataItems is the part of scheduler_perf's data items file read here.
+type dataItems struct {
+	DataItems []struct {
+		Data   map[string]float64 `json:"data"`
+		Labels map[string]string  `json:"labels"`
+	} `json:"dataItems"`
+}
+
+// ParseDataItems reads the SchedulingThroughput samples of a scheduler_perf data items file. Their
+// Name label holds the benchmark path, e.g. "BenchmarkPerfScheduling/gpu-scheduler/500Nodes_1000Pods/namespace-1".
+func ParseDataItems(data []byte) ([]Sample, error) {
+	var items dataItems
+	if err := json.Unmarshal(data, &items); err != nil {
+		return nil, fmt.Errorf("parse data items: %w", err)
+	}
+	var out []Sample
+	for _, it := range items.DataItems {
+		if it.Labels["Metric"] != "SchedulingThroughput" {
+			continue
+		}
+		avg, ok := it.Data["Average"]
+		if !ok {
+			continue
+		}
+		parts := strings.Split(it.Labels["Name"], "/")
+		for i := 0; i+1 < len(parts); i++ {
+			if parts[i] == ProfileDefault || parts[i] == ProfileGPUScheduler {
+				out = append(out, Sample{Profile: parts[i], Workload: parts[i+1], PodsPerSecond: avg})
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// Summary is what throughput.json holds.
+type Summary struct {
+	DefaultPodsPerS      float64   `json:"default_pods_per_s"`
+	GPUSchedulerPodsPerS float64   `json:"gpu_scheduler_pods_per_s"`
+	Ratio                float64   `json:"ratio"`
+	Nodes                int       `json:"nodes"`
+	Pods                 int       `json:"pods"`
+	Variant              string    `json:"variant"`
+	Runs                 int       `json:"runs"`
+	DefaultRuns          []float64 `json:"default_runs_pods_per_s"`
+	GPUSchedulerRuns     []float64 `json:"gpu_scheduler_runs_pods_per_s"`
+}
+
+var workloadSize = regexp.MustCompile(`^(\d+)Nodes_(\d+)Pods$`)
+
+// Summarize takes the median of each profile's runs of workload and their ratio (gpu-scheduler over
+// default). Both profiles must have run it the same number of times.
+func Summarize(workload string, samples []Sample) (Summary, error) {
+	s := Summary{Variant: workload}
+	for v, w := range Variants {
+		if w == workload {
+			s.Variant = v
+		}
+	}
+	if m := workloadSize.FindStringSubmatch(workload); m != nil {
+		s.Nodes, _ = strconv.Atoi(m[1])
+		s.Pods, _ = strconv.Atoi(m[2])
+	}
+	for _, x := range samples {
+		if x.Workload != workload {
+			continue
+		}
+		switch x.Profile {
+		case ProfileDefault:
+			s.DefaultRuns = append(s.DefaultRuns, round(x.PodsPerSecond, 1))
+		case ProfileGPUScheduler:
+			s.GPUSchedulerRuns = append(s.GPUSchedulerRuns, round(x.PodsPerSecond, 1))
+		}
+	}
+	if len(s.DefaultRuns) == 0 || len(s.DefaultRuns) != len(s.GPUSchedulerRuns) {
+		return s, fmt.Errorf("%s: %d run(s) of %s, %d of %s; want the same number, at least one",
+			workload, len(s.DefaultRuns), ProfileDefault, len(s.GPUSchedulerRuns), ProfileGPUScheduler)
+	}
+	s.Runs = len(s.DefaultRuns)
+	s.DefaultPodsPerS = round(median(s.DefaultRuns), 1)
+	s.GPUSchedulerPodsPerS = round(median(s.GPUSchedulerRuns), 1)
+	if s.DefaultPodsPerS > 0 {
+		s.Ratio = round(s.GPUSchedulerPodsPerS/s.DefaultPodsPerS, 3)
+	}
+	return s, nil
+}
+
+// String is the line printed for a summary.
+func (s Summary) String() string {
+	return fmt.Sprintf("throughput %s (%d nodes x 8 GPUs, %d GPU pods, median of %d run(s)): default %.1f pods/s, gpu-scheduler %.1f pods/s, ratio %.3f (goal >= 0.95)",
+		s.Variant, s.Nodes, s.Pods, s.Runs, s.DefaultPodsPerS, s.GPUSchedulerPodsPerS, s.Ratio)
+}
+
+// WriteThroughputJSON writes the summary to path, creating its directory.
+func WriteThroughputJSON(path string, s Summary) error {
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func round(x float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(x*p) / p
+}

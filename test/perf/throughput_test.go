@@ -1,0 +1,180 @@
+package perf
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	componentbaseconfig "k8s.io/component-base/config"
+	"k8s.io/kubernetes/pkg/scheduler/apis/config"
+	"k8s.io/kubernetes/pkg/scheduler/apis/config/scheme"
+	"k8s.io/kubernetes/pkg/scheduler/apis/config/validation"
+	"sigs.k8s.io/yaml"
+)
+
+// decodeSchedulerConfig decodes (and defaults) a KubeSchedulerConfiguration as scheduler_perf does.
+func decodeSchedulerConfig(t *testing.T, data []byte) *config.KubeSchedulerConfiguration {
+	t.Helper()
+	obj, gvk, err := scheme.Codecs.UniversalDecoder().Decode(data, nil, nil)
+	if err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	cfg, ok := obj.(*config.KubeSchedulerConfiguration)
+	if !ok {
+		t.Fatalf("decoded %s, not a KubeSchedulerConfiguration", gvk)
+	}
+	return cfg
+}
+
+// TestPerfSchedulerConfig: the config the gpu-scheduler test case runs is config/scheduler-config.yaml's
+// gpu-scheduler profile under the name scheduler_perf's Pods use, with the same plugins and pluginConfig,
+// and it passes kube-scheduler's validation as scheduler_perf applies it.
+func TestPerfSchedulerConfig(t *testing.T) {
+	dir := t.TempDir()
+	perfConfig, err := writePerfConfig(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var testCases []struct {
+		Name                string
+		SchedulerConfigPath string
+		WorkloadTemplate    []map[string]any
+		Workloads           []struct{ Name string }
+	}
+	readYAML(t, "performance-config.yaml", &testCases) // the source: names the real config
+	if len(testCases) != 2 || testCases[0].Name != ProfileDefault || testCases[1].Name != ProfileGPUScheduler {
+		t.Fatalf("want test cases [%s %s], got %+v", ProfileDefault, ProfileGPUScheduler, testCases)
+	}
+	if p := testCases[0].SchedulerConfigPath; p != "" {
+		t.Errorf("%s runs kube-scheduler's defaults; has schedulerConfigPath %q", ProfileDefault, p)
+	}
+	if got, want := filepath.Clean(testCases[1].SchedulerConfigPath), filepath.Join("..", "..", "config", "scheduler-config.yaml"); got != want {
+		t.Errorf("%s: schedulerConfigPath %q, want %q", ProfileGPUScheduler, got, want)
+	}
+	if !reflect.DeepEqual(testCases[0].WorkloadTemplate, testCases[1].WorkloadTemplate) || !reflect.DeepEqual(testCases[0].Workloads, testCases[1].Workloads) {
+		t.Errorf("the two test cases run different workloads")
+	}
+	for variant, w := range Variants {
+		found := false
+		for _, tw := range testCases[0].Workloads {
+			found = found || tw.Name == w
+		}
+		if !found {
+			t.Errorf("variant %s: no workload %s", variant, w)
+		}
+	}
+
+	readYAML(t, perfConfig, &testCases) // what scheduler_perf gets
+	derived, err := os.ReadFile(testCases[1].SchedulerConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	source, err := os.ReadFile("../../config/scheduler-config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := decodeSchedulerConfig(t, derived), decodeSchedulerConfig(t, source)
+	if err := validation.ValidateKubeSchedulerConfiguration(got); err != nil {
+		t.Fatalf("derived config does not validate: %v", err)
+	}
+	if len(got.Profiles) != 1 || got.Profiles[0].SchedulerName != perfSchedulerName {
+		t.Fatalf("want one profile %q, got %d: %+v", perfSchedulerName, len(got.Profiles), got.Profiles)
+	}
+	var wantProfile *config.KubeSchedulerProfile
+	for i := range want.Profiles {
+		if want.Profiles[i].SchedulerName == sourceProfile {
+			wantProfile = &want.Profiles[i]
+		}
+	}
+	if wantProfile == nil {
+		t.Fatalf("config/scheduler-config.yaml has no profile %q", sourceProfile)
+	}
+	if !reflect.DeepEqual(got.Profiles[0].Plugins, wantProfile.Plugins) {
+		t.Errorf("plugins differ:\n got %+v\nwant %+v", got.Profiles[0].Plugins, wantProfile.Plugins)
+	}
+	if !reflect.DeepEqual(got.Profiles[0].PluginConfig, wantProfile.PluginConfig) {
+		t.Errorf("pluginConfig differs:\n got %s\nwant %s", pluginConfigString(got.Profiles[0].PluginConfig), pluginConfigString(wantProfile.PluginConfig))
+	}
+	// Everything else but the client connection is kept.
+	gotRest, wantRest := *got, *want
+	gotRest.Profiles, wantRest.Profiles = nil, nil
+	gotRest.ClientConnection, wantRest.ClientConnection = componentbaseconfig.ClientConnectionConfiguration{}, componentbaseconfig.ClientConnectionConfiguration{}
+	if !reflect.DeepEqual(gotRest, wantRest) {
+		t.Errorf("top-level settings differ:\n got %+v\nwant %+v", gotRest, wantRest)
+	}
+}
+
+func readYAML(t *testing.T, path string, into any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(data, into); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+func pluginConfigString(pcs []config.PluginConfig) string {
+	out := ""
+	for _, pc := range pcs {
+		b, _ := json.Marshal(pc.Args)
+		out += pc.Name + ": " + string(b) + "\n"
+	}
+	return out
+}
+
+func TestParseDataItems(t *testing.T) {
+	data := []byte(`{"version":"v1","dataItems":[
+	  {"data":{"Average":212.5,"Perc50":210},"unit":"pods/s","labels":{"Metric":"SchedulingThroughput","Name":"BenchmarkPerfScheduling/gpu-scheduler/500Nodes_1000Pods/namespace-1"}},
+	  {"data":{"Average":230},"unit":"pods/s","labels":{"Metric":"SchedulingThroughput","Name":"default/500Nodes_1000Pods/namespace-1"}},
+	  {"data":{"Average":3.1},"unit":"ms","labels":{"Metric":"scheduler_scheduling_attempt_duration_seconds","Name":"default/500Nodes_1000Pods/namespace-1"}}]}`)
+	got, err := ParseDataItems(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Sample{{ProfileGPUScheduler, "500Nodes_1000Pods", 212.5}, {ProfileDefault, "500Nodes_1000Pods", 230}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+}
+
+func TestWriteThroughputJSON(t *testing.T) {
+	samples := []Sample{
+		{ProfileDefault, "500Nodes_1000Pods", 200}, {ProfileGPUScheduler, "500Nodes_1000Pods", 190},
+		{ProfileDefault, "500Nodes_1000Pods", 220}, {ProfileGPUScheduler, "500Nodes_1000Pods", 180},
+		{ProfileDefault, "500Nodes_1000Pods", 210}, {ProfileGPUScheduler, "500Nodes_1000Pods", 199.5},
+		{ProfileDefault, "5000Nodes_10000Pods", 100},
+	}
+	s, err := Summarize("500Nodes_1000Pods", samples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "bench", "throughput.json")
+	if err := WriteThroughputJSON(path, s); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(data, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"default_pods_per_s": 210.0, "gpu_scheduler_pods_per_s": 190.0, "ratio": 0.905,
+		"nodes": 500.0, "pods": 1000.0, "variant": "short",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v (%T), want %v", k, got[k], got[k], v)
+		}
+	}
+
+	if _, err := Summarize("5000Nodes_10000Pods", samples); err == nil {
+		t.Error("Summarize with runs of one profile only: want an error")
+	}
+}
