@@ -125,7 +125,11 @@ func (pl *GPUFragmentation) PreScore(_ context.Context, cycleState fwk.CycleStat
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
-	cycleState.Write(preScoreStateKey, &preScoreState{workload: pl.workload(), pod: shape, demand: demand})
+	w := pl.workload()
+	if w.Empty() {
+		return fwk.NewStatus(fwk.Skip) // nothing learned yet: every node would score the same
+	}
+	cycleState.Write(preScoreStateKey, &preScoreState{workload: w, pod: shape, demand: demand})
 	if demand.Share > 0 {
 		cycleState.Write(gpu.GPUChoicesKey, &gpu.GPUChoices{})
 	}

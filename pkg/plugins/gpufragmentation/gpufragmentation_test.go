@@ -100,8 +100,8 @@ func TestScore(t *testing.T) {
 func TestNothingLearnedScoresNeutral(t *testing.T) {
 	pl := newPlugin(t, &configv1.GPUFragmentationArgs{})
 	nodes := []fwk.NodeInfo{plugintest.NodeInfo(plugintest.GPUNode("a", "32", "128Gi", 2)), plugintest.NodeInfo(plugintest.GPUNode("b", "32", "128Gi", 0))}
-	if got := plugintest.Score(t, pl, halfPod("p"), nodes); !reflect.DeepEqual(got, []int64{100, 100}) {
-		t.Errorf("scores = %v, want all equal", got)
+	if got := plugintest.Score(t, pl, halfPod("p"), nodes); got != nil {
+		t.Errorf("scores = %v, want Score skipped: every node would score the same", got)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"math/bits"
 	"sort"
 	"strings"
+	"sync"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -54,6 +55,13 @@ type Interconnect struct {
 	byName map[string]set
 	// missingReasons[i] is the constant reason for lacking interconnect i.
 	missingReasons []string
+	// sets caches each node's interconnect set by node name, valid for one NodeInfo generation.
+	sets sync.Map
+}
+
+type cachedSet struct {
+	generation int64
+	set        set
 }
 
 // New builds the plugin from InterconnectArgs.
@@ -107,17 +115,31 @@ func (pl *Interconnect) Filter(_ context.Context, cycleState fwk.CycleState, _ *
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
-	if missing := s.required &^ pl.nodeSet(nodeInfo.Node()); missing != 0 {
+	if missing := s.required &^ pl.nodeInfoSet(nodeInfo); missing != 0 {
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, pl.missingReasons[bits.TrailingZeros64(uint64(missing))])
 	}
 	return nil
 }
 
-// PreScore parses what the Pod asks for, for Score.
-func (pl *Interconnect) PreScore(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
+// PreScore parses what the Pod asks for, for Score. When every node offers the same interconnects
+// the scores would all be equal: it skips Score, which most clusters (one kind of network) then never
+// pay for.
+func (pl *Interconnect) PreScore(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
 	wants, err := pl.parse(pod)
 	if err != nil {
 		return fwk.AsStatus(err)
+	}
+	if len(nodes) > 0 {
+		first, same := pl.nodeInfoSet(nodes[0]), true
+		for _, ni := range nodes[1:] {
+			if pl.nodeInfoSet(ni) != first {
+				same = false
+				break
+			}
+		}
+		if same {
+			return fwk.NewStatus(fwk.Skip)
+		}
 	}
 	cycleState.Write(preScoreStateKey, wants)
 	return nil
@@ -130,7 +152,7 @@ func (pl *Interconnect) Score(_ context.Context, cycleState fwk.CycleState, _ *v
 	if err != nil {
 		return 0, fwk.AsStatus(err)
 	}
-	return score(s, pl.nodeSet(nodeInfo.Node()), len(pl.types)), nil
+	return score(s, pl.nodeInfoSet(nodeInfo), len(pl.types)), nil
 }
 
 func score(w *podWants, node set, known int) int64 {
@@ -171,6 +193,18 @@ func (pl *Interconnect) isSchedulableAfterNodeChange(logger klog.Logger, pod *v1
 	}
 	logger.V(5).Info("a node now has the required interconnects", "pod", klog.KObj(pod), "node", klog.KObj(newNode))
 	return fwk.Queue, nil
+}
+
+// nodeInfoSet is nodeSet cached per node and NodeInfo generation (labels change only with a new
+// generation). Allocates only on a miss.
+func (pl *Interconnect) nodeInfoSet(nodeInfo fwk.NodeInfo) set {
+	name, gen := nodeInfo.Node().Name, nodeInfo.GetGeneration()
+	if c, ok := pl.sets.Load(name); ok && c.(*cachedSet).generation == gen {
+		return c.(*cachedSet).set
+	}
+	s := pl.nodeSet(nodeInfo.Node())
+	pl.sets.Store(name, &cachedSet{generation: gen, set: s})
+	return s
 }
 
 // nodeSet reads which interconnects the node's labels reveal, without allocating.

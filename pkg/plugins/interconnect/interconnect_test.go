@@ -152,7 +152,7 @@ func TestScore(t *testing.T) {
 		{name: "no wants prefers plain nodes", nodes: []*v1.Node{none, ib, all}, want: []int64{100, 66, 0}},
 		{name: "required only prefers no extras", required: "infiniband", nodes: []*v1.Node{ib, ibNVLink, all}, want: []int64{100, 66, 33}},
 		{name: "preferred also required counts as required", required: "infiniband", preferred: "infiniband", nodes: []*v1.Node{ib, ibNVLink}, want: []int64{100, 66}},
-		{name: "all equal", nodes: []*v1.Node{none, icNode("none2")}, want: []int64{100, 100}},
+		{name: "all equal", nodes: []*v1.Node{none, icNode("none2")}, want: nil}, // every node offers the same: Score is skipped
 	}
 	pl := newPlugin(t, &configv1.InterconnectArgs{})
 	for _, tt := range tests {
@@ -366,5 +366,21 @@ func TestEventsToRegister(t *testing.T) {
 	want := fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeLabel}
 	if events[0].Event != want || events[0].QueueingHintFn == nil {
 		t.Errorf("event %v (hint set %v), want %v with a hint", events[0].Event, events[0].QueueingHintFn != nil, want)
+	}
+}
+
+// A node relabelled gets a new NodeInfo generation, so the cached interconnect set follows it.
+func TestNodeSetCacheFollowsRelabelling(t *testing.T) {
+	pl := newPlugin(t, &configv1.InterconnectArgs{})
+	node := icNode("n")
+	ni := plugintest.NodeInfo(node)
+	if got := pl.nodeInfoSet(ni); got != 0 {
+		t.Fatalf("set = %b, want none", got)
+	}
+	relabelled := node.DeepCopy()
+	relabelled.Labels = map[string]string{gpu.InterconnectLabelPrefix + "infiniband": "true"}
+	ni.SetNode(relabelled)
+	if got := pl.nodeInfoSet(ni); got != 1 {
+		t.Errorf("set after relabelling = %b, want infiniband", got)
 	}
 }

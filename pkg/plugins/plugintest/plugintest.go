@@ -39,13 +39,18 @@ func Filter(t testing.TB, pl framework.Plugin, pod *v1.Pod, nodeInfo fwk.NodeInf
 	return pl.(framework.FilterPlugin).Filter(context.Background(), state, pod, nodeInfo)
 }
 
-// Score runs PreScore, Score on every node and NormalizeScore, and returns the final scores in node order.
+// Score runs PreScore, Score on every node and NormalizeScore, and returns the final scores in node
+// order; nil when PreScore skipped Score (as the framework then does: every node scores the same).
 func Score(t testing.TB, pl framework.Plugin, pod *v1.Pod, nodeInfos []fwk.NodeInfo) []int64 {
 	t.Helper()
 	ctx := context.Background()
 	state := framework.NewCycleState()
 	if ps, ok := pl.(framework.PreScorePlugin); ok {
-		if status := ps.PreScore(ctx, state, pod, nodeInfos); !status.IsSuccess() {
+		status := ps.PreScore(ctx, state, pod, nodeInfos)
+		if status.IsSkip() {
+			return nil
+		}
+		if !status.IsSuccess() {
 			t.Fatalf("PreScore: %v", status)
 		}
 	}
