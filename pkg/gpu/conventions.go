@@ -36,3 +36,11 @@ const FractionAnnotation = "gpu-fraction"
 
 // MilliPerGPU is one whole GPU in the thousandths that GPU shares are counted in.
 const MilliPerGPU = 1000
+
+// Topology annotations name a level of the Interconnect plugin's topologyLevels (e.g. "ib-fabric")
+// that the members of a Pod's gang (its PodGroup, label scheduling.x-k8s.io/pod-group) must share
+// (required) or should share (preferred).
+const (
+	TopologyRequiredAnnotation  = AnnotationPrefix + "topology-required"
+	TopologyPreferredAnnotation = AnnotationPrefix + "topology-preferred"
+)

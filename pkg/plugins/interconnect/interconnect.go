@@ -1,6 +1,8 @@
-// Package interconnect places Pods by the premium interconnects (InfiniBand, RoCE, NVLink, ...) that
-// node labels reveal: a required interconnect filters, a preferred one scores, and Pods that need
-// none prefer nodes without any, so the premium nodes stay free for the jobs that need them.
+// Package interconnect places Pods by the network: the premium interconnects (InfiniBand, RoCE,
+// NVLink, ...) node labels reveal, and the topology domains (NVLink domain, InfiniBand leaf and
+// fabric, rack, zone) that keep a gang's members close. A required interconnect or topology level
+// filters, a preferred one scores, and Pods that need no premium interconnect prefer nodes without
+// one, so those stay free for the jobs that need them. One score covers single Pods and gangs.
 package interconnect
 
 import (
@@ -17,6 +19,7 @@ import (
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
+	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 	schedutil "k8s.io/kubernetes/pkg/scheduler/util"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
@@ -57,6 +60,10 @@ type Interconnect struct {
 	missingReasons []string
 	// sets caches each node's interconnect set by node name, valid for one NodeInfo generation.
 	sets sync.Map
+	// levels are the topology levels, innermost first.
+	levels []config.TopologyLevel
+	// sizer tells gang sizes; nil when PodGroups cannot be read.
+	sizer GangSizer
 }
 
 type cachedSet struct {
@@ -64,8 +71,29 @@ type cachedSet struct {
 	set        set
 }
 
-// New builds the plugin from InterconnectArgs.
-func New(_ context.Context, obj runtime.Object, _ framework.Handle) (framework.Plugin, error) {
+// New builds the plugin from InterconnectArgs; gang sizes come from the API's PodGroups.
+func New(ctx context.Context, obj runtime.Object, h framework.Handle) (framework.Plugin, error) {
+	pl, err := buildPlugin(obj)
+	if err != nil {
+		return nil, err
+	}
+	pl.sizer = newPodGroupSizer(ctx, h)
+	return pl, nil
+}
+
+// NewWithGangSizer is New with gang sizes from sizer instead of the API (the simulator's gangs).
+func NewWithGangSizer(sizer GangSizer) frameworkruntime.PluginFactory {
+	return func(_ context.Context, obj runtime.Object, _ framework.Handle) (framework.Plugin, error) {
+		pl, err := buildPlugin(obj)
+		if err != nil {
+			return nil, err
+		}
+		pl.sizer = sizer
+		return pl, nil
+	}
+}
+
+func buildPlugin(obj runtime.Object) (*Interconnect, error) {
 	args, err := pluginutil.DecodeArgs[*config.InterconnectArgs](Name, obj)
 	if err != nil {
 		return nil, err
@@ -73,7 +101,7 @@ func New(_ context.Context, obj runtime.Object, _ framework.Handle) (framework.P
 	if err := validation.ValidateInterconnectArgs(field.NewPath("pluginConfig", Name, "args"), args); err != nil {
 		return nil, err
 	}
-	pl := &Interconnect{types: args.Interconnects, byName: make(map[string]set, len(args.Interconnects))}
+	pl := &Interconnect{types: args.Interconnects, byName: make(map[string]set, len(args.Interconnects)), levels: args.TopologyLevels}
 	for i, ic := range args.Interconnects {
 		pl.byName[ic.Name] = 1 << i
 		pl.missingReasons = append(pl.missingReasons, reasonMissingPrefix+ic.Name)
@@ -89,20 +117,36 @@ type podWants struct {
 	required, preferred set
 }
 
-// Clone shares the state: it is never modified after it is written.
-func (s *podWants) Clone() fwk.StateData { return s }
+// podState is what PreFilter and PreScore learn of a Pod: its interconnects and, for a gang member,
+// its gang's plan.
+type podState struct {
+	wants *podWants
+	gang  *gangPlan
+}
 
-// PreFilter parses the Pod's required interconnects; Pods that require none skip Filter. An unknown
-// or malformed name makes the Pod unschedulable with the parse error.
-func (pl *Interconnect) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*framework.PreFilterResult, *fwk.Status) {
+// Clone shares the state: it is never modified after it is written.
+func (s *podState) Clone() fwk.StateData { return s }
+
+// PreFilter parses the Pod's interconnects and plans its gang: the first member goes only to the
+// smallest domain with room for the whole gang, later ones to the domain their gang occupies. Pods
+// that require no interconnect and are in no gang skip Filter. An unknown or malformed name makes
+// the Pod unschedulable with the parse error.
+func (pl *Interconnect) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*framework.PreFilterResult, *fwk.Status) {
 	wants, err := pl.parse(pod)
 	if err != nil {
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
 	}
-	if wants.required == 0 {
+	plan, status := pl.planGang(pod, nodes)
+	if status != nil {
+		return nil, status
+	}
+	if wants.required == 0 && plan == nil {
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
-	cycleState.Write(preFilterStateKey, wants)
+	cycleState.Write(preFilterStateKey, &podState{wants: wants, gang: plan})
+	if plan != nil && plan.restrict != nil {
+		return &framework.PreFilterResult{NodeNames: plan.restrict}, nil
+	}
 	return nil, nil
 }
 
@@ -111,11 +155,11 @@ func (*Interconnect) PreFilterExtensions() framework.PreFilterExtensions { retur
 
 // Filter rejects a node lacking a required interconnect, naming the first one missing.
 func (pl *Interconnect) Filter(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
-	s, err := pluginutil.ReadState[*podWants](cycleState, preFilterStateKey)
+	s, err := pluginutil.ReadState[*podState](cycleState, preFilterStateKey)
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
-	if missing := s.required &^ pl.nodeInfoSet(nodeInfo); missing != 0 {
+	if missing := s.wants.required &^ pl.nodeInfoSet(nodeInfo); missing != 0 {
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, pl.missingReasons[bits.TrailingZeros64(uint64(missing))])
 	}
 	return nil
@@ -129,7 +173,11 @@ func (pl *Interconnect) PreScore(_ context.Context, cycleState fwk.CycleState, p
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
-	if len(nodes) > 0 {
+	var gang *gangPlan
+	if s, err := pluginutil.ReadState[*podState](cycleState, preFilterStateKey); err == nil {
+		gang = s.gang
+	}
+	if gang == nil && len(nodes) > 0 {
 		first, same := pl.nodeInfoSet(nodes[0]), true
 		for _, ni := range nodes[1:] {
 			if pl.nodeInfoSet(ni) != first {
@@ -141,18 +189,24 @@ func (pl *Interconnect) PreScore(_ context.Context, cycleState fwk.CycleState, p
 			return fwk.NewStatus(fwk.Skip)
 		}
 	}
-	cycleState.Write(preScoreStateKey, wants)
+	cycleState.Write(preScoreStateKey, &podState{wants: wants, gang: gang})
 	return nil
 }
 
-// Score ranks a node in two tiers: each preferred interconnect the node has counts twice as much as
-// each premium interconnect it has that the Pod does not want (which a Pod would waste).
+// Score ranks a node in tiers. For a gang member, locality comes first: three quarters of the score
+// is how close the node is to the gang's domain. Then interconnects: each preferred interconnect the
+// node has counts twice as much as each premium interconnect it has that the Pod does not want
+// (which the Pod would waste).
 func (pl *Interconnect) Score(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
-	s, err := pluginutil.ReadState[*podWants](cycleState, preScoreStateKey)
+	s, err := pluginutil.ReadState[*podState](cycleState, preScoreStateKey)
 	if err != nil {
 		return 0, fwk.AsStatus(err)
 	}
-	return score(s, pl.nodeInfoSet(nodeInfo), len(pl.types)), nil
+	ic := score(s.wants, pl.nodeInfoSet(nodeInfo), len(pl.types))
+	if s.gang == nil {
+		return ic, nil
+	}
+	return (3*pl.locality(s.gang, nodeInfo.Node()) + ic) / 4, nil
 }
 
 func score(w *podWants, node set, known int) int64 {

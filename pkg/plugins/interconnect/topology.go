@@ -1,0 +1,268 @@
+package interconnect
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
+	resourcehelper "k8s.io/component-helpers/resource"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
+	schedplugutil "sigs.k8s.io/scheduler-plugins/pkg/util"
+
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
+)
+
+// GangSizer tells how many members a gang (a PodGroup) has: its minMember.
+type GangSizer interface {
+	MinMember(namespace, name string) (int, bool)
+}
+
+// podGroupSizer reads PodGroups from the API through a cache, as Coscheduling does.
+type podGroupSizer struct {
+	ctx    context.Context
+	client client.Client
+}
+
+func (s *podGroupSizer) MinMember(namespace, name string) (int, bool) {
+	var pg v1alpha1.PodGroup
+	if err := s.client.Get(s.ctx, types.NamespacedName{Namespace: namespace, Name: name}, &pg); err != nil {
+		return 0, false
+	}
+	return int(pg.Spec.MinMember), true
+}
+
+// newPodGroupSizer connects to the API server the scheduler uses; nil without one (the simulator
+// supplies its own sizer through NewWithGangSizer).
+func newPodGroupSizer(ctx context.Context, h framework.Handle) GangSizer {
+	if h == nil || h.KubeConfig() == nil {
+		return nil
+	}
+	scheme := runtime.NewScheme()
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return nil
+	}
+	c, _, err := schedplugutil.NewClientWithCachedReader(ctx, h.KubeConfig(), scheme)
+	if err != nil {
+		klog.FromContext(ctx).Error(err, "PodGroups unreadable: gangs are placed member by member")
+		return nil
+	}
+	return &podGroupSizer{ctx: ctx, client: c}
+}
+
+// gangPlan is where a gang member may go and which domains its gang occupies, derived afresh at
+// every member from the members already placed (so it survives restarts).
+type gangPlan struct {
+	// restrict is the nodes the member may go to; nil for any.
+	restrict sets.Set[string]
+	// anchor[i] is the gang's domain at topology level i ("" for none): scoring prefers nodes sharing
+	// the innermost one.
+	anchor []string
+}
+
+// member is one gang member's demand, for counting how many fit a node.
+type member struct {
+	gpus             gpu.Demand
+	milliCPU, memory int64
+}
+
+// planGang plans the Pod's gang: nil for a Pod in no gang. A required level no domain can satisfy
+// makes the Pod unschedulable with a reason naming the level and the gang's size.
+func (pl *Interconnect) planGang(pod *v1.Pod, nodes []fwk.NodeInfo) (*gangPlan, *fwk.Status) {
+	group, ok := pod.Labels[v1alpha1.PodGroupLabel]
+	if !ok || len(pl.levels) == 0 {
+		return nil, nil
+	}
+	required, err := pl.levelIndex(pod, gpu.TopologyRequiredAnnotation)
+	if err != nil {
+		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
+	}
+	if _, err := pl.levelIndex(pod, gpu.TopologyPreferredAnnotation); err != nil {
+		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
+	}
+	m, err := memberOf(pod)
+	if err != nil {
+		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
+	}
+	placed, placedCount := pl.placedMembers(pod, group, nodes)
+	size := 1
+	if pl.sizer != nil {
+		if n, ok := pl.sizer.MinMember(pod.Namespace, group); ok && n > 0 {
+			size = n
+		}
+	}
+	remaining := max(size-placedCount, 1)
+	plan := &gangPlan{anchor: make([]string, len(pl.levels))}
+	for i := range pl.levels {
+		plan.anchor[i] = commonDomain(placed, pl.levels[i].NodeLabel)
+	}
+	deepest := len(pl.levels) - 1
+	if required >= 0 {
+		deepest = required
+	}
+	for i := 0; i <= deepest; i++ {
+		if domain, nodesIn, ok := pl.smallestDomain(i, plan.anchor[i], len(placed) > 0, remaining, m, nodes); ok {
+			plan.restrict, plan.anchor[i] = nodesIn, domain
+			return plan, nil
+		}
+	}
+	if required < 0 {
+		return plan, nil // preferred only: place anywhere, scoring keeps members close
+	}
+	if anchor := plan.anchor[required]; anchor != "" {
+		// Members already share a required domain: the rest must join them, fitting or not.
+		plan.restrict = pl.domainNodes(required, anchor, nodes)
+		return plan, nil
+	}
+	return nil, fwk.NewStatus(fwk.Unschedulable, fmt.Sprintf("no %s domain has room for the whole gang %s (%d more pods of %s)",
+		pl.levels[required].Name, group, remaining, m))
+}
+
+func (m member) String() string {
+	switch {
+	case m.gpus.Whole > 0:
+		return fmt.Sprintf("%d GPUs", m.gpus.Whole)
+	case m.gpus.Share > 0:
+		return fmt.Sprintf("%s GPU", gpu.FormatFraction(m.gpus.Share))
+	}
+	return "no GPU"
+}
+
+func memberOf(pod *v1.Pod) (member, error) {
+	d, err := gpu.PodDemand(pod)
+	if err != nil {
+		return member{}, err
+	}
+	reqs := resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{})
+	return member{gpus: d, milliCPU: reqs.Cpu().MilliValue(), memory: reqs.Memory().Value()}, nil
+}
+
+// levelIndex reads a topology annotation: -1 when absent, an error for an unknown level.
+func (pl *Interconnect) levelIndex(pod *v1.Pod, annotation string) (int, error) {
+	v, ok := pod.Annotations[annotation]
+	if !ok {
+		return -1, nil
+	}
+	name := strings.ToLower(strings.TrimSpace(v))
+	for i, l := range pl.levels {
+		if l.Name == name {
+			return i, nil
+		}
+	}
+	names := make([]string, len(pl.levels))
+	for i, l := range pl.levels {
+		names[i] = l.Name
+	}
+	return -1, fmt.Errorf("annotation %s: unknown topology level %q (known: %s)", annotation, v, strings.Join(names, ", "))
+}
+
+// placedMembers returns the nodes holding members of the gang (assigned or assumed) and how many.
+func (pl *Interconnect) placedMembers(pod *v1.Pod, group string, nodes []fwk.NodeInfo) ([]*v1.Node, int) {
+	var placed []*v1.Node
+	count := 0
+	for _, ni := range nodes {
+		here := false
+		for _, pi := range ni.GetPods() {
+			p := pi.GetPod()
+			if p.Namespace == pod.Namespace && p.UID != pod.UID && p.Labels[v1alpha1.PodGroupLabel] == group {
+				count++
+				here = true
+			}
+		}
+		if here {
+			placed = append(placed, ni.Node())
+		}
+	}
+	return placed, count
+}
+
+// commonDomain is the domain all nodes share under label, or "" if they do not (or there are none).
+func commonDomain(nodes []*v1.Node, label string) string {
+	if len(nodes) == 0 {
+		return ""
+	}
+	d := nodes[0].Labels[label]
+	for _, n := range nodes[1:] {
+		if n.Labels[label] != d {
+			return ""
+		}
+	}
+	return d
+}
+
+// smallestDomain finds, at level i, the domain with room for the remaining members that has the least
+// room (best fit, so big domains stay whole for big gangs). With members already placed, only their
+// domain (anchor) qualifies.
+func (pl *Interconnect) smallestDomain(i int, anchor string, anchored bool, remaining int, m member, nodes []fwk.NodeInfo) (string, sets.Set[string], bool) {
+	if anchored && anchor == "" {
+		return "", nil, false
+	}
+	label := pl.levels[i].NodeLabel
+	room := map[string]int{}
+	for _, ni := range nodes {
+		d, ok := ni.Node().Labels[label]
+		if !ok || (anchored && d != anchor) {
+			continue
+		}
+		room[d] += fitCount(ni, m)
+	}
+	best, bestRoom := "", 0
+	for d, r := range room {
+		if r >= remaining && (best == "" || r < bestRoom || (r == bestRoom && d < best)) {
+			best, bestRoom = d, r
+		}
+	}
+	if best == "" {
+		return "", nil, false
+	}
+	return best, pl.domainNodes(i, best, nodes), true
+}
+
+func (pl *Interconnect) domainNodes(i int, domain string, nodes []fwk.NodeInfo) sets.Set[string] {
+	out := sets.New[string]()
+	for _, ni := range nodes {
+		if ni.Node().Labels[pl.levels[i].NodeLabel] == domain {
+			out.Insert(ni.Node().Name)
+		}
+	}
+	return out
+}
+
+// fitCount is how many gang members the node has room for, by GPUs, CPU and memory.
+func fitCount(ni fwk.NodeInfo, m member) int {
+	const many = 1 << 20
+	n := int64(many)
+	state := gpu.ReadNode(ni)
+	switch {
+	case m.gpus.Whole > 0:
+		n = state.FreeWhole() / m.gpus.Whole
+	case m.gpus.Share > 0:
+		n = state.FreeMilli() / m.gpus.Share
+	}
+	alloc, used := ni.GetAllocatable(), ni.GetRequested()
+	if m.milliCPU > 0 {
+		n = min(n, (alloc.GetMilliCPU()-used.GetMilliCPU())/m.milliCPU)
+	}
+	if m.memory > 0 {
+		n = min(n, (alloc.GetMemory()-used.GetMemory())/m.memory)
+	}
+	return int(max(n, 0))
+}
+
+// locality scores a node by the innermost domain it shares with the gang: MaxNodeScore inside the
+// innermost level, less per level out, 0 sharing none.
+func (pl *Interconnect) locality(plan *gangPlan, node *v1.Node) int64 {
+	for i, l := range pl.levels {
+		if plan.anchor[i] != "" && node.Labels[l.NodeLabel] == plan.anchor[i] {
+			return framework.MaxNodeScore * int64(len(pl.levels)-i) / int64(len(pl.levels))
+		}
+	}
+	return 0
+}

@@ -1,0 +1,152 @@
+package interconnect
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+	"sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
+
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
+	configv1 "github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config/v1"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/plugintest"
+)
+
+type sizes map[string]int
+
+func (s sizes) MinMember(_, name string) (int, bool) { n, ok := s[name]; return n, ok }
+
+const (
+	leafLabel   = "network.gpu-scheduler.io/ib-leaf"
+	fabricLabel = "network.gpu-scheduler.io/ib-fabric"
+)
+
+// fabricNode is an idle 8-GPU node in a leaf of a fabric.
+func fabricNode(name, leaf, fabric string) *v1.Node {
+	return plugintest.GPUNode(name, "96", "768Gi", 8, leafLabel, leaf, fabricLabel, fabric)
+}
+
+func gangPod(name, group string, gpus int, annotations ...string) *v1.Pod {
+	w := plugintest.GPUPod(name, "8", "32Gi", gpus).Label(v1alpha1.PodGroupLabel, group)
+	for i := 0; i+1 < len(annotations); i += 2 {
+		w.Annotation(annotations[i], annotations[i+1])
+	}
+	return w.Obj()
+}
+
+func newGangPlugin(t *testing.T, s sizes) *Interconnect {
+	t.Helper()
+	p, err := NewWithGangSizer(s)(context.Background(), plugintest.Args(t, &configv1.InterconnectArgs{}, &config.InterconnectArgs{}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.(*Interconnect)
+}
+
+// cluster: fabric f1 holds 2 nodes (one leaf), fabric f2 holds 4 (two leaves of 2).
+func cluster(pods ...*v1.Pod) []fwk.NodeInfo {
+	nodes := []*v1.Node{
+		fabricNode("a1", "l1", "f1"), fabricNode("a2", "l1", "f1"),
+		fabricNode("b1", "l2", "f2"), fabricNode("b2", "l2", "f2"), fabricNode("b3", "l3", "f2"), fabricNode("b4", "l3", "f2"),
+	}
+	var out []fwk.NodeInfo
+	for _, n := range nodes {
+		var here []*v1.Pod
+		for _, p := range pods {
+			if p.Spec.NodeName == n.Name {
+				here = append(here, p)
+			}
+		}
+		out = append(out, plugintest.NodeInfo(n, here...))
+	}
+	return out
+}
+
+func preFilter(t *testing.T, pl *Interconnect, pod *v1.Pod, nodes []fwk.NodeInfo) (*framework.PreFilterResult, *fwk.Status) {
+	t.Helper()
+	return pl.PreFilter(context.Background(), framework.NewCycleState(), pod, nodes)
+}
+
+func TestGangPlanning(t *testing.T) {
+	placed := func(name, group, node string) *v1.Pod {
+		p := gangPod(name, group, 8)
+		p.Spec.NodeName = node
+		return p
+	}
+	tests := []struct {
+		name  string
+		sizes sizes
+		pod   *v1.Pod
+		nodes []fwk.NodeInfo
+		want  []string // allowed nodes; nil for any
+		fails string   // a reason substring when the Pod is rejected
+	}{
+		{name: "a 2 x 8 gang goes to the smallest leaf that holds it", sizes: sizes{"g": 2}, pod: gangPod("m0", "g", 8), nodes: cluster(),
+			want: []string{"a1", "a2"}},
+		{name: "a 4 x 8 gang needs a whole fabric", sizes: sizes{"g": 4}, pod: gangPod("m0", "g", 8), nodes: cluster(),
+			want: []string{"b1", "b2", "b3", "b4"}},
+		{name: "later members join the leaf their gang occupies", sizes: sizes{"g": 2}, pod: gangPod("m1", "g", 8),
+			nodes: cluster(placed("m0", "g", "b3")), want: []string{"b3", "b4"}},
+		{name: "required fabric: no fabric holds 6 x 8", sizes: sizes{"g": 6}, pod: gangPod("m0", "g", 8, gpu.TopologyRequiredAnnotation, "ib-fabric"),
+			nodes: cluster(), fails: "no ib-fabric domain has room for the whole gang g (6 more pods of 8 GPUs)"},
+		{name: "preferred only: a gang too big for any fabric may spread", sizes: sizes{"g": 6}, pod: gangPod("m0", "g", 8, gpu.TopologyPreferredAnnotation, "ib-fabric"),
+			nodes: cluster(), want: nil},
+		{name: "unknown level", sizes: sizes{"g": 2}, pod: gangPod("m0", "g", 8, gpu.TopologyRequiredAnnotation, "galaxy"),
+			nodes: cluster(), fails: `unknown topology level "galaxy"`},
+		{name: "a Pod in no gang is not planned", sizes: sizes{}, pod: plugintest.GPUPod("solo", "1", "1Gi", 8).Obj(), nodes: cluster(), want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, status := preFilter(t, newGangPlugin(t, tt.sizes), tt.pod, tt.nodes)
+			if tt.fails != "" {
+				if status.IsSuccess() || !strings.Contains(status.Message(), tt.fails) {
+					t.Fatalf("status = %v, want a rejection containing %q", status, tt.fails)
+				}
+				return
+			}
+			if !status.IsSuccess() && !status.IsSkip() {
+				t.Fatalf("status = %v", status)
+			}
+			var got []string
+			if !res.AllNodes() {
+				got = sets.List(res.NodeNames)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("allowed nodes = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestGangLocalityScore(t *testing.T) {
+	m0 := gangPod("m0", "g", 4)
+	m0.Spec.NodeName = "b1"
+	pl := newGangPlugin(t, sizes{"g": 8})
+	nodes := cluster(m0)
+	pod := gangPod("m1", "g", 4)
+	state := framework.NewCycleState()
+	if _, s := pl.PreFilter(context.Background(), state, pod, nodes); !s.IsSuccess() {
+		t.Fatal(s)
+	}
+	if s := pl.PreScore(context.Background(), state, pod, nodes); !s.IsSuccess() {
+		t.Fatal(s)
+	}
+	scores := map[string]int64{}
+	for _, ni := range nodes {
+		s, status := pl.Score(context.Background(), state, pod, ni)
+		if !status.IsSuccess() {
+			t.Fatal(status)
+		}
+		scores[ni.Node().Name] = s
+	}
+	// Same leaf (b1, b2) above same fabric only (b3, b4) above another fabric (a1, a2).
+	if !(scores["b1"] == scores["b2"] && scores["b2"] > scores["b3"] && scores["b3"] == scores["b4"] && scores["b4"] > scores["a1"]) {
+		t.Errorf("scores = %v", scores)
+	}
+}
