@@ -97,14 +97,18 @@ func TestShippedConfigExpands(t *testing.T) {
 		"score":     enabled(plugins.Score),
 		"reserve":   enabled(plugins.Reserve),
 		"preBind":   enabled(plugins.PreBind),
+		"permit":    enabled(plugins.Permit),
+		"queueSort": enabled(plugins.QueueSort),
 	}
 	want := map[string][]string{
 		"preFilter": {"GPUFit", "GPUModel", "Interconnect", "AntiStranding", "NodeResourcesFit"},
 		"filter":    {"GPUFit", "GPUModel", "Interconnect", "AntiStranding", "NodeResourcesFit"},
 		"preScore":  {"Interconnect", "GPUBinPacking", "AntiStranding", "GPUFragmentation"},
 		"score":     {"Interconnect", "GPUBinPacking", "AntiStranding", "GPUFragmentation", "NodeResourcesFit"},
-		"reserve":   {"GPUFit"},
+		"reserve":   {"GPUFit", "Coscheduling"},
 		"preBind":   {"GPUFit"},
+		"permit":    {"Coscheduling"},
+		"queueSort": {"Coscheduling"},
 	}
 	for point, names := range want {
 		for _, n := range names {

@@ -41,6 +41,8 @@ type Simulator struct {
 	nextStart int
 	// workers filter nodes in parallel.
 	workers int
+	// gangs are the sizes of the PodGroups ScheduleGang was given.
+	gangs *gangSizes
 }
 
 // Placement is the outcome of scheduling one Pod.
@@ -59,7 +61,10 @@ func New(ctx context.Context, profile Profile, nodes []*v1.Node, seed int64) (*S
 	// The framework records plugin metrics into kube-scheduler's registry, which must exist.
 	schedmetrics.Register()
 	registry := intree.NewInTreeRegistry()
-	if err := registry.Merge(plugins.Registry()); err != nil {
+	ours := plugins.Registry()
+	gangs := &gangSizes{sizes: map[string]int{}}
+	simRegistry(ours, gangs)
+	if err := registry.Merge(ours); err != nil {
 		return nil, err
 	}
 	c := &cluster{byName: make(map[string]int, len(nodes))}
@@ -88,7 +93,7 @@ func New(ctx context.Context, profile Profile, nodes []*v1.Node, seed int64) (*S
 	informerFactory.Start(ctx.Done())
 	informerFactory.WaitForCacheSync(ctx.Done())
 	return &Simulator{ctx: ctx, fw: fw, cluster: c, rng: rand.New(rand.NewSource(seed)), percentage: cfg.PercentageOfNodesToScore,
-		workers: workers}, nil
+		workers: workers, gangs: gangs}, nil
 }
 
 // Nodes returns the simulated cluster's node infos, in the order given to New.
