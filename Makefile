@@ -10,7 +10,7 @@ LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
 PKGS := ./...
 BENCH_PKGS := ./pkg/plugins/...
 
-.PHONY: help build test unit bench bench-full verify generate sync-manifests clean
+.PHONY: help build test unit bench bench-full verify demo dev-cluster generate sync-manifests clean
 
 help: ## Show the targets.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -21,6 +21,14 @@ build: ## Build bin/gpu-scheduler and bin/gpu-sim.
 
 test: build tools ## Run every test: unit, fuzz seeds, manifests, control plane (builds what it needs).
 	GPU_SCHED_REQUIRE_CONTROLPLANE=1 $(GO) test -count=1 -timeout 45m $(PKGS)
+
+demo: build tools ## Schedule the example pods on a fake GPU cluster (KWOK) and print where each landed.
+	$(GO) build -o bin/gpu-demo ./hack/demo
+	bin/gpu-demo $(DEMO_FLAGS)
+
+dev-cluster: build tools ## The demo cluster left running for kubectl (Ctrl-C stops it).
+	$(GO) build -o bin/gpu-demo ./hack/demo
+	bin/gpu-demo --keep $(DEMO_FLAGS)
 
 unit: ## Run the unit tests only (no control plane).
 	$(GO) test -count=1 ./pkg/... ./cmd/... ./manifests/...

@@ -126,26 +126,19 @@ type NodeState struct {
 }
 
 // ReadNode returns a node's state as of the scheduler's NodeInfo (assigned and assumed Pods). Every
-// plugin asks for every node in every cycle, so states are cached per node and NodeInfo generation:
-// a generation number is never reused, so a hit is always current. Allocates only on a miss.
+// plugin asks for every node in every cycle, so states are cached per node generation (NodeCache),
+// shared by every plugin and framework in the process.
 func ReadNode(nodeInfo fwk.NodeInfo) NodeState {
-	name, gen := nodeInfo.Node().Name, nodeInfo.GetGeneration()
-	if e, ok := stateCache.Load(name); ok && e.(*cachedState).generation == gen {
-		return e.(*cachedState).state
-	}
-	e := &cachedState{generation: gen, state: readNode(nodeInfo)}
-	stateCache.Store(name, e)
-	return e.state
+	return *NodeStateOf(nodeInfo)
 }
 
-type cachedState struct {
-	generation int64
-	state      NodeState
+// NodeStateOf is ReadNode without the copy, for callers that only read: the state is shared and must
+// not be modified.
+func NodeStateOf(nodeInfo fwk.NodeInfo) *NodeState {
+	return stateCache.Get(nodeInfo, func(ni fwk.NodeInfo) *NodeState { s := readNode(ni); return &s })
 }
 
-// stateCache maps node names to their last computed *cachedState. It is shared by every plugin and
-// framework in the process: generations are process-wide, so entries never mix up.
-var stateCache sync.Map
+var stateCache NodeCache[*NodeState]
 
 // readNode computes a node's state by going through its Pods.
 func readNode(nodeInfo fwk.NodeInfo) NodeState {
@@ -304,6 +297,46 @@ func (s *NodeState) ShareCandidates(milli int64, dst []int) []int {
 	}
 	if fresh >= 0 && s.FreeWhole() > 0 {
 		dst = append(dst, fresh)
+	}
+	return dst
+}
+
+// FreeWholeAfter is FreeWhole once the demand is placed (a share on the GPU PickGPU picks); the
+// state itself is left as it is.
+func (s *NodeState) FreeWholeAfter(d Demand) int64 {
+	switch {
+	case !s.Fits(d):
+		return s.FreeWhole()
+	case d.Share > 0:
+		if s.Shared[s.PickGPU(d.Share)] == 0 {
+			return s.FreeWhole() - 1
+		}
+		return s.FreeWhole()
+	}
+	return s.FreeWhole() - d.Whole
+}
+
+// FreeSlicesAfter is FreeSlices once the demand is placed (a share on GPU idx), without modifying
+// or copying the state. The demand must fit.
+func (s *NodeState) FreeSlicesAfter(d Demand, idx int, dst []int64) []int64 {
+	whole := s.FreeWhole()
+	if d.Share == 0 {
+		whole -= d.Whole
+	} else if s.Shared[idx] == 0 {
+		whole-- // the share opens a fresh GPU
+	}
+	n := min(s.Allocatable, MaxGPUsPerNode)
+	for i := int64(0); i < n; i++ {
+		used := s.Shared[i]
+		if d.Share > 0 && int(i) == idx {
+			used += d.Share
+		}
+		if used > 0 {
+			dst = append(dst, max(MilliPerGPU-used, 0))
+		}
+	}
+	for i := int64(0); i < whole; i++ {
+		dst = append(dst, MilliPerGPU)
 	}
 	return dst
 }

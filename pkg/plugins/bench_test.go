@@ -6,12 +6,14 @@ import (
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 	fwk "k8s.io/kube-scheduler/framework"
 	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/feature"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/noderesources"
+	"sigs.k8s.io/scheduler-plugins/pkg/coscheduling"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
 	configv1 "github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config/v1"
@@ -31,9 +33,18 @@ func newPlugins(b *testing.B) map[string]framework.Plugin {
 		"GPUModel":      plugintest.Args(b, &configv1.GPUModelArgs{}, &config.GPUModelArgs{}),
 		"Interconnect":  plugintest.Args(b, &configv1.InterconnectArgs{}, &config.InterconnectArgs{}),
 		"AntiStranding": plugintest.Args(b, &configv1.AntiStrandingArgs{}, &config.AntiStrandingArgs{}),
+		"GPUFragmentation": plugintest.Args(b, &configv1.GPUFragmentationArgs{
+			Workload: []configv1.WorkloadShape{{CPU: resource.MustParse("8"), Memory: resource.MustParse("32Gi"), GPUs: 1, Weight: 4},
+				{CPU: resource.MustParse("4"), Memory: resource.MustParse("16Gi"), GPUFraction: "0.5", Weight: 2},
+				{CPU: resource.MustParse("32"), Memory: resource.MustParse("256Gi"), GPUs: 8, Weight: 1},
+				{CPU: resource.MustParse("4"), Memory: resource.MustParse("8Gi"), Weight: 1}},
+		}, &config.GPUFragmentationArgs{}),
 	}
 	out := map[string]framework.Plugin{}
 	for name, factory := range plugins.Registry() {
+		if name == coscheduling.Name {
+			continue // scheduler-plugins', and it needs an API server
+		}
 		pl, err := factory(ctx, args[name], nil)
 		if err != nil {
 			b.Fatalf("%s: %v", name, err)

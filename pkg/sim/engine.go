@@ -9,7 +9,6 @@ import (
 	"math/rand"
 	"runtime"
 	"sort"
-	"sync"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/informers"
@@ -39,8 +38,6 @@ type Simulator struct {
 	percentage *int32
 	// nextStart rotates where the search for feasible nodes begins, as kube-scheduler does.
 	nextStart int
-	// workers filter nodes in parallel.
-	workers int
 	// gangs are the sizes of the PodGroups ScheduleGang was given.
 	gangs *gangSizes
 }
@@ -80,11 +77,11 @@ func New(ctx context.Context, profile Profile, nodes []*v1.Node, seed int64) (*S
 	// Plugins that watch the API (volumes, DRA) get an empty one: simulated Pods use neither.
 	informerFactory := informers.NewSharedInformerFactory(clientsetfake.NewClientset(), 0)
 	cfg := profile.Config
-	workers := runtime.GOMAXPROCS(0)
 	fw, err := frameworkruntime.NewFramework(ctx, registry, &cfg,
 		frameworkruntime.WithInformerFactory(informerFactory),
 		frameworkruntime.WithSnapshotSharedLister(c),
-		frameworkruntime.WithParallelism(workers),
+		// Scores are independent per node, so scoring in parallel changes no result.
+		frameworkruntime.WithParallelism(runtime.GOMAXPROCS(0)),
 		frameworkruntime.WithLogger(klog.FromContext(ctx)),
 	)
 	if err != nil {
@@ -93,7 +90,7 @@ func New(ctx context.Context, profile Profile, nodes []*v1.Node, seed int64) (*S
 	informerFactory.Start(ctx.Done())
 	informerFactory.WaitForCacheSync(ctx.Done())
 	return &Simulator{ctx: ctx, fw: fw, cluster: c, rng: rand.New(rand.NewSource(seed)), percentage: cfg.PercentageOfNodesToScore,
-		workers: workers, gangs: gangs}, nil
+		gangs: gangs}, nil
 }
 
 // Nodes returns the simulated cluster's node infos, in the order given to New.
@@ -166,36 +163,26 @@ func (s *Simulator) Remove(pod *v1.Pod, nodeName string) error {
 	return ni.RemovePod(klog.FromContext(s.ctx), pod)
 }
 
-// filterChunk is how many nodes are filtered between checks of whether enough feasible nodes were
-// found: large enough to keep the workers busy, small enough to waste little work past the target.
-const filterChunk = 64
-
 // findFeasible returns the first nodes, from the rotating start, that pass every Filter, as many as
-// kube-scheduler looks for. Chunks of nodes are filtered in parallel, but the result is the same as
-// a sequential scan's: it depends on nothing but the input and the previous Pods.
+// kube-scheduler looks for. The scan is sequential, so the result depends on nothing but the input
+// and the previous Pods (kube-scheduler's parallel scan may find a different set when it stops early).
 func (s *Simulator) findFeasible(state fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) ([]fwk.NodeInfo, map[string]int, error) {
 	want := numFeasibleNodesToFind(s.percentage, len(nodes))
 	var feasible []fwk.NodeInfo
 	reasons := map[string]int{}
 	processed := 0
-	statuses := make([]*fwk.Status, filterChunk)
-	for begin := 0; begin < len(nodes) && len(feasible) < want; begin += filterChunk {
-		end := min(begin+filterChunk, len(nodes))
-		s.parallel(end-begin, func(i int) {
-			statuses[i] = s.fw.RunFilterPlugins(s.ctx, state, pod, nodes[(s.nextStart+begin+i)%len(nodes)])
-		})
-		for i := 0; i < end-begin && len(feasible) < want; i++ {
-			status := statuses[i]
-			processed++
-			switch {
-			case status.IsSuccess():
-				feasible = append(feasible, nodes[(s.nextStart+begin+i)%len(nodes)])
-			case status.Code() == fwk.Error:
-				return nil, nil, status.AsError()
-			default:
-				for _, r := range status.Reasons() {
-					reasons[r]++
-				}
+	for i := 0; i < len(nodes) && len(feasible) < want; i++ {
+		ni := nodes[(s.nextStart+i)%len(nodes)]
+		processed++
+		status := s.fw.RunFilterPlugins(s.ctx, state, pod, ni)
+		switch {
+		case status.IsSuccess():
+			feasible = append(feasible, ni)
+		case status.Code() == fwk.Error:
+			return nil, nil, status.AsError()
+		default:
+			for _, r := range status.Reasons() {
+				reasons[r]++
 			}
 		}
 	}
@@ -203,29 +190,6 @@ func (s *Simulator) findFeasible(state fwk.CycleState, pod *v1.Pod, nodes []fwk.
 		s.nextStart = (s.nextStart + processed) % len(nodes)
 	}
 	return feasible, reasons, nil
-}
-
-// parallel runs f(0..n-1) on the simulator's workers.
-func (s *Simulator) parallel(n int, f func(i int)) {
-	if s.workers <= 1 || n < 2*s.workers {
-		for i := 0; i < n; i++ {
-			f(i)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	per := (n + s.workers - 1) / s.workers
-	for w := 0; w < s.workers; w++ {
-		lo, hi := w*per, min((w+1)*per, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := lo; i < hi; i++ {
-				f(i)
-			}
-		}()
-	}
-	wg.Wait()
 }
 
 // numFeasibleNodesToFind is kube-scheduler's rule: all nodes below 100, else a percentage (adaptive

@@ -103,8 +103,7 @@ func (pl *AntiStranding) Filter(_ context.Context, cycleState fwk.CycleState, _ 
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
-	node := gpu.ReadNode(nodeInfo)
-	freeGPUs := node.FreeWhole()
+	freeGPUs := gpu.NodeStateOf(nodeInfo).FreeWhole()
 	if freeGPUs <= 0 {
 		return nil
 	}
@@ -138,15 +137,12 @@ func (pl *AntiStranding) Score(_ context.Context, cycleState fwk.CycleState, _ *
 	if err != nil {
 		return 0, fwk.AsStatus(err)
 	}
-	node := gpu.ReadNode(nodeInfo)
+	node := gpu.NodeStateOf(nodeInfo)
 	if node.Allocatable <= 0 {
 		return framework.MaxNodeScore, nil
 	}
-	if node.Fits(req.gpus) {
-		node.Take(req.gpus, node.PickGPU(req.gpus.Share))
-	}
 	cpuLeft, memLeft := leftAfter(nodeInfo, req)
-	stranded := pl.stranded(node.FreeWhole(), cpuLeft, memLeft)
+	stranded := pl.stranded(node.FreeWholeAfter(req.gpus), cpuLeft, memLeft)
 	return framework.MaxNodeScore * (node.Allocatable - stranded) / node.Allocatable, nil
 }
 

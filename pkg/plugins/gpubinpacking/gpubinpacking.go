@@ -61,12 +61,11 @@ func (*GPUBinPacking) Score(_ context.Context, cycleState fwk.CycleState, _ *v1.
 	if err != nil {
 		return 0, fwk.AsStatus(err)
 	}
-	node := gpu.ReadNode(nodeInfo)
+	node := gpu.NodeStateOf(nodeInfo)
 	if !node.Fits(s.demand) {
 		return 0, nil // Filter removes such a node; never a negative leftover
 	}
-	node.Take(s.demand, node.PickGPU(s.demand.Share))
-	return node.FreeMilli(), nil
+	return node.FreeMilli() - s.demand.Milli(), nil
 }
 
 // ScoreExtensions returns the plugin itself for NormalizeScore.

@@ -90,7 +90,7 @@ func (*GPUFit) Filter(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, n
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
-	node := gpu.ReadNode(nodeInfo)
+	node := gpu.NodeStateOf(nodeInfo)
 	switch {
 	case node.Allocatable == 0:
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoGPUs)

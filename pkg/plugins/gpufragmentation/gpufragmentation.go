@@ -47,6 +47,16 @@ type GPUFragmentation struct {
 	// cached is the learned workload as of cachedVersion of the window.
 	cached        *gpu.Workload
 	cachedVersion uint64
+
+	// before caches each node's fragmentation under a workload: only the nodes a placement changed
+	// are measured again.
+	before gpu.NodeCache[measured]
+}
+
+// measured is a node's fragmentation under one workload.
+type measured struct {
+	workload *gpu.Workload
+	value    float64
 }
 
 // New builds the plugin from GPUFragmentationArgs. In the scheduler it also keeps the GPU gauges
@@ -142,10 +152,27 @@ func (pl *GPUFragmentation) workload() *gpu.Workload {
 	}
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
-	if pl.cached == nil || pl.cachedVersion != pl.learned.version {
+	// One arrival barely moves a large window's distribution: rebuild after each 1% of it, so the
+	// per-node measurements cached against the workload stay valid between rebuilds.
+	every := uint64(max(1, len(pl.learned.ring)/100))
+	if pl.cached == nil || pl.learned.version-pl.cachedVersion >= every {
 		pl.cached, pl.cachedVersion = pl.learned.workload(), pl.learned.version
 	}
 	return pl.cached
+}
+
+// fragmentationNow is the node's fragmentation under w as it stands, cached per NodeInfo generation.
+func (pl *GPUFragmentation) fragmentationNow(w *gpu.Workload, nodeInfo fwk.NodeInfo, node *gpu.NodeState, cpu, mem int64, model string) float64 {
+	measure := func(fwk.NodeInfo) measured {
+		var buf [gpu.MaxGPUsPerNode]int64
+		return measured{workload: w, value: w.Fragmentation(cpu, mem, model, node.FreeSlices(buf[:0]))}
+	}
+	m := pl.before.Get(nodeInfo, measure)
+	if m.workload != w { // cached under an older workload
+		m = measure(nodeInfo)
+		pl.before.Set(nodeInfo, m)
+	}
+	return m.value
 }
 
 // Score is the fragmentation the placement adds to the node (negative when it removes some, e.g. by
@@ -161,17 +188,18 @@ func (pl *GPUFragmentation) Score(_ context.Context, cycleState fwk.CycleState, 
 	alloc, used := nodeInfo.GetAllocatable(), nodeInfo.GetRequested()
 	cpu, mem := alloc.GetMilliCPU()-used.GetMilliCPU(), alloc.GetMemory()-used.GetMemory()
 	model := nodeInfo.Node().Labels[pl.modelLabel]
-	node := gpu.ReadNode(nodeInfo)
-	var buf [gpu.MaxGPUsPerNode]int64
-	before := s.workload.Fragmentation(cpu, mem, model, node.FreeSlices(buf[:0]))
+	node := gpu.NodeStateOf(nodeInfo)
+	before := pl.fragmentationNow(s.workload, nodeInfo, node, cpu, mem, model)
 	cpu, mem = cpu-s.pod.MilliCPU, mem-s.pod.Memory
 	var after float64
-	if s.demand.Share > 0 {
+	switch {
+	case s.demand.Share > 0:
 		after = pl.bestGPU(cycleState, s, nodeInfo.Node().Name, node, cpu, mem, model)
-	} else {
-		if node.Fits(s.demand) {
-			node.Take(s.demand, -1)
-		}
+	case node.Fits(s.demand):
+		var buf [gpu.MaxGPUsPerNode]int64
+		after = s.workload.Fragmentation(cpu, mem, model, node.FreeSlicesAfter(s.demand, -1, buf[:0]))
+	default:
+		var buf [gpu.MaxGPUsPerNode]int64
 		after = s.workload.Fragmentation(cpu, mem, model, node.FreeSlices(buf[:0]))
 	}
 	return int64((after - before) * scoreScale), nil
@@ -179,15 +207,13 @@ func (pl *GPUFragmentation) Score(_ context.Context, cycleState fwk.CycleState, 
 
 // bestGPU finds the GPU where the share adds the least fragmentation (FGD's GPU-level choice; on a
 // tie, the tightest fit), records it for Reserve, and returns the node's fragmentation after.
-func (pl *GPUFragmentation) bestGPU(cycleState fwk.CycleState, s *preScoreState, nodeName string, node gpu.NodeState, cpu, mem int64, model string) float64 {
+func (pl *GPUFragmentation) bestGPU(cycleState fwk.CycleState, s *preScoreState, nodeName string, node *gpu.NodeState, cpu, mem int64, model string) float64 {
 	var cbuf [gpu.MaxGPUsPerNode]int
 	var buf [gpu.MaxGPUsPerNode]int64
 	best, bestFrag, bestFree := -1, 0.0, int64(0)
 	for _, idx := range node.ShareCandidates(s.demand.Share, cbuf[:0]) {
-		trial := node
-		trial.Take(s.demand, idx)
-		frag := s.workload.Fragmentation(cpu, mem, model, trial.FreeSlices(buf[:0]))
-		free := gpu.MilliPerGPU - trial.Shared[idx]
+		frag := s.workload.Fragmentation(cpu, mem, model, node.FreeSlicesAfter(s.demand, idx, buf[:0]))
+		free := gpu.MilliPerGPU - node.Shared[idx] - s.demand.Share
 		if best < 0 || frag < bestFrag || (frag == bestFrag && free < bestFree) {
 			best, bestFrag, bestFree = idx, frag, free
 		}

@@ -11,7 +11,6 @@ import (
 	"math/bits"
 	"sort"
 	"strings"
-	"sync"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -58,17 +57,12 @@ type Interconnect struct {
 	byName map[string]set
 	// missingReasons[i] is the constant reason for lacking interconnect i.
 	missingReasons []string
-	// sets caches each node's interconnect set by node name, valid for one NodeInfo generation.
-	sets sync.Map
+	// sets caches each node's interconnect set.
+	sets gpu.NodeCache[set]
 	// levels are the topology levels, innermost first.
 	levels []config.TopologyLevel
 	// sizer tells gang sizes; nil when PodGroups cannot be read.
 	sizer GangSizer
-}
-
-type cachedSet struct {
-	generation int64
-	set        set
 }
 
 // New builds the plugin from InterconnectArgs; gang sizes come from the API's PodGroups.
@@ -252,13 +246,7 @@ func (pl *Interconnect) isSchedulableAfterNodeChange(logger klog.Logger, pod *v1
 // nodeInfoSet is nodeSet cached per node and NodeInfo generation (labels change only with a new
 // generation). Allocates only on a miss.
 func (pl *Interconnect) nodeInfoSet(nodeInfo fwk.NodeInfo) set {
-	name, gen := nodeInfo.Node().Name, nodeInfo.GetGeneration()
-	if c, ok := pl.sets.Load(name); ok && c.(*cachedSet).generation == gen {
-		return c.(*cachedSet).set
-	}
-	s := pl.nodeSet(nodeInfo.Node())
-	pl.sets.Store(name, &cachedSet{generation: gen, set: s})
-	return s
+	return pl.sets.Get(nodeInfo, func(ni fwk.NodeInfo) set { return pl.nodeSet(ni.Node()) })
 }
 
 // nodeSet reads which interconnects the node's labels reveal, without allocating.

@@ -36,7 +36,11 @@ func BenchScore(b *testing.B, pl framework.Plugin, pod *v1.Pod, nodes []fwk.Node
 	ctx := context.Background()
 	state := framework.NewCycleState()
 	if ps, ok := pl.(framework.PreScorePlugin); ok {
-		if status := ps.PreScore(ctx, state, pod, nodes); !status.IsSuccess() {
+		status := ps.PreScore(ctx, state, pod, nodes)
+		if status.IsSkip() {
+			b.Skipf("%s skips Score for this pod on these nodes", pl.Name())
+		}
+		if !status.IsSuccess() {
 			b.Fatalf("PreScore: %v", status)
 		}
 	}

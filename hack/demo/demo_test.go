@@ -1,0 +1,296 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
+)
+
+// envRequire runs the end-to-end test (as `make test` does after `make build tools`).
+const envRequire = "GPU_SCHED_REQUIRE_CONTROLPLANE"
+
+// row is one line of the demo's Pod table.
+type row struct{ node, model, gpus, index, free string }
+
+// TestDemoEndToEnd runs the whole demo (etcd, kube-apiserver, kwok, gpu-scheduler from bin/) on a free
+// port and checks the table it prints.
+func TestDemoEndToEnd(t *testing.T) {
+	if os.Getenv(envRequire) == "" {
+		t.Skipf("skipping: starts a control plane, KWOK and gpu-scheduler; set %s=1 (after `make build tools`)", envRequire)
+	}
+	port := freeTestPort(t)
+
+	t.Run("port in use", func(t *testing.T) {
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		var stdout, stderr lockedBuffer
+		code := run(context.Background(), []string{"--port", strconv.Itoa(port), "--dir", t.TempDir()}, &stdout, &stderr)
+		if code == 0 || !strings.Contains(stderr.String(), "--port") || !strings.Contains(stderr.String(), strconv.Itoa(port)) {
+			t.Fatalf("exit %d, want non-zero and a message naming the port and --port; stderr:\n%s", code, stderr.String())
+		}
+	})
+
+	// The runtime directory (logs) is kept if the test fails.
+	dir, err := os.MkdirTemp("", "gpu-demo-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("runtime directory kept: %s", dir)
+			return
+		}
+		_ = os.RemoveAll(dir)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var stdout, stderr lockedBuffer
+	start := time.Now()
+	code := run(ctx, []string{"--port", strconv.Itoa(port), "--dir", dir, "--timeout", "3m"}, &stdout, &stderr)
+	t.Logf("demo took %s; stderr:\n%s", time.Since(start).Round(100*time.Millisecond), stderr.String())
+	t.Logf("stdout:\n%s", stdout.String())
+	if code != 0 {
+		t.Logf("last lines of gpu-scheduler.log:\n%s", tailFile(filepath.Join(dir, "logs", "gpu-scheduler.log"), 30))
+		t.Fatalf("demo exited %d", code)
+	}
+
+	rows, pending := parseReport(t, stdout.String())
+
+	// Every Pod of manifests/examples/ is in the table.
+	root, err := findRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &demo{opts: options{root: root}, stderr: &lockedBuffer{}, start: time.Now()}
+	pods, err := d.loadPods()
+	if err != nil {
+		t.Fatal(err)
+	}
+	examples := 0
+	for _, p := range pods {
+		if _, ok := rows[p.pod.Name]; !ok {
+			t.Errorf("pod %s (%s) is not in the table", p.pod.Name, p.source)
+		}
+		if strings.HasPrefix(p.source, "manifests/examples/") {
+			examples++
+		}
+	}
+	if examples < 5 {
+		t.Errorf("found %d example pods in manifests/examples, want at least 5", examples)
+	}
+
+	// The 16-GPU Pod cannot fit anywhere: Pending, and its event says why in GPU terms.
+	if r := rows["too-big-16gpu"]; r.node != pendingNode {
+		t.Errorf("too-big-16gpu is on %q, want %s", r.node, pendingNode)
+	}
+	if reason := pending["too-big-16gpu"]; !strings.Contains(reason, "GPUs") {
+		t.Errorf("too-big-16gpu pending reason %q does not mention GPUs", reason)
+	}
+	// Everything else fits.
+	for name, r := range rows {
+		if name != "too-big-16gpu" && r.node == pendingNode {
+			t.Errorf("pod %s is Pending: %s", name, pending[name])
+		}
+	}
+	// InfiniBand Pods land on H100 nodes, the only ones with InfiniBand.
+	for _, name := range []string{"infiniband-training-pod", "ib-training-4gpu"} {
+		if r := rows[name]; r.model != "NVIDIA-H100-80GB-HBM3" {
+			t.Errorf("%s is on %s (%s), want an H100 node", name, r.node, r.model)
+		}
+	}
+	// Model constraints hold.
+	if r := rows["t4-inference"]; r.model != "Tesla-T4" {
+		t.Errorf("t4-inference is on %s (%s), want Tesla-T4", r.node, r.model)
+	}
+	if r := rows["model-constrained-pod"]; r.model != "NVIDIA-A100-SXM4-80GB" && r.model != "NVIDIA-H100-80GB-HBM3" {
+		t.Errorf("model-constrained-pod is on %s (%s), want A100 or H100", r.node, r.model)
+	}
+	// The half-GPU pair shares one GPU.
+	a, b := rows["half-gpu-a"], rows["half-gpu-b"]
+	if a.gpus != "0.5" || b.gpus != "0.5" {
+		t.Errorf("half pods request %q and %q, want 0.5", a.gpus, b.gpus)
+	}
+	if a.node == pendingNode || a.node != b.node || a.index == "-" || a.index != b.index {
+		t.Errorf("half pods on %s GPU %s and %s GPU %s, want the same node and GPU", a.node, a.index, b.node, b.index)
+	}
+
+	// Torn down: the apiserver port is free again and the etcd data is gone.
+	if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err != nil {
+		t.Errorf("port %d still in use after the demo: %v", port, err)
+	} else {
+		_ = l.Close()
+	}
+	if _, err := os.Stat(filepath.Join(dir, "etcd-data")); !os.IsNotExist(err) {
+		t.Errorf("etcd data left behind in %s (stat: %v)", dir, err)
+	}
+}
+
+// parseReport reads the Pod table (after the "POD" header, up to a blank line) and the Pending section.
+func parseReport(t *testing.T, out string) (map[string]row, map[string]string) {
+	t.Helper()
+	rows := map[string]row{}
+	pending := map[string]string{}
+	section := ""
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "POD "):
+			section = "pods"
+			continue
+		case line == "Pending:":
+			section = "pending"
+			continue
+		case strings.TrimSpace(line) == "":
+			section = ""
+			continue
+		}
+		switch section {
+		case "pods":
+			f := strings.Fields(line)
+			if len(f) != 6 {
+				t.Fatalf("pod table line %q: want 6 columns", line)
+			}
+			rows[f[0]] = row{node: f[1], model: f[2], gpus: f[3], index: f[4], free: f[5]}
+		case "pending":
+			name, reason, ok := strings.Cut(strings.TrimSpace(line), ": ")
+			if !ok {
+				t.Fatalf("pending line %q: want <pod>: <reason>", line)
+			}
+			pending[name] = reason
+		}
+	}
+	if len(rows) == 0 {
+		t.Fatalf("no pod table in the output:\n%s", out)
+	}
+	return rows, pending
+}
+
+// TestObjects checks the embedded demo cluster and Pods decode and are what the demo claims.
+func TestObjects(t *testing.T) {
+	objs, err := decodeObjects(nodesYAML, "nodes.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	models := map[string]int{}
+	for _, o := range objs {
+		n, ok := o.(*corev1.Node)
+		if !ok {
+			t.Fatalf("nodes.yaml holds a %T", o)
+		}
+		if n.Annotations["kwok.x-k8s.io/node"] != "fake" {
+			t.Errorf("node %s lacks the kwok.x-k8s.io/node: fake annotation", n.Name)
+		}
+		q := n.Status.Allocatable[gpu.ResourceName]
+		if m := n.Labels[gpu.DefaultModelLabel]; m != "" {
+			models[m]++
+			if q.IsZero() || n.Labels["nvidia.com/gpu.count"] != q.String() {
+				t.Errorf("node %s: gpu.count label %q, allocatable %s", n.Name, n.Labels["nvidia.com/gpu.count"], q.String())
+			}
+		} else if !q.IsZero() {
+			t.Errorf("node %s has GPUs but no model label", n.Name)
+		}
+		if (n.Labels[gpu.DefaultModelLabel] == "NVIDIA-H100-80GB-HBM3") != (n.Labels[interconnectLabelIB] == "true") {
+			t.Errorf("node %s: InfiniBand should be on exactly the H100 nodes", n.Name)
+		}
+	}
+	for _, m := range []string{"NVIDIA-H100-80GB-HBM3", "NVIDIA-A100-SXM4-80GB", "Tesla-T4", ""} {
+		if m != "" && models[m] == 0 {
+			t.Errorf("no %s node", m)
+		}
+	}
+	objs, err = decodeObjects(podsYAML, "pods.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		p, ok := o.(*corev1.Pod)
+		if !ok {
+			t.Fatalf("pods.yaml holds a %T", o)
+		}
+		if p.Spec.SchedulerName != "gpu-scheduler" {
+			t.Errorf("pod %s: schedulerName %q", p.Name, p.Spec.SchedulerName)
+		}
+		if _, err := gpu.PodDemand(p); err != nil {
+			t.Errorf("pod %s: %v", p.Name, err)
+		}
+	}
+}
+
+func TestFreeGPUs(t *testing.T) {
+	node := &corev1.Node{Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{gpu.ResourceName: resource.MustParse("4")}}}
+	whole := func(n int64) *corev1.Pod {
+		q := corev1.ResourceList{gpu.ResourceName: *resource.NewQuantity(n, resource.DecimalSI)}
+		return &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Resources: corev1.ResourceRequirements{
+			Requests: q, Limits: q}}}}}
+	}
+	share := func(frac, idx string) *corev1.Pod {
+		a := map[string]string{gpu.FractionAnnotation: frac}
+		if idx != "" {
+			a[gpu.GPUIndexAnnotation] = idx
+		}
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Annotations: a}, Spec: corev1.PodSpec{Containers: []corev1.Container{{}}}}
+	}
+	for _, tc := range []struct {
+		pods []*corev1.Pod
+		want string
+	}{
+		{nil, "4"},
+		{[]*corev1.Pod{whole(1)}, "3"},
+		{[]*corev1.Pod{whole(1), share("0.5", "1")}, "2.5"},
+		{[]*corev1.Pod{share("0.5", "0"), share("0.5", "0")}, "3"},
+		{[]*corev1.Pod{share("0.25", "")}, "3"},
+		{[]*corev1.Pod{whole(4)}, "0"},
+	} {
+		if got := freeGPUs(node, tc.pods); got != tc.want {
+			t.Errorf("freeGPUs(%d pods) = %s, want %s", len(tc.pods), got, tc.want)
+		}
+	}
+	if got := freeGPUs(&corev1.Node{}, nil); got != "-" {
+		t.Errorf("freeGPUs(CPU node) = %s, want -", got)
+	}
+}
+
+func freeTestPort(t *testing.T) int {
+	t.Helper()
+	p, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
