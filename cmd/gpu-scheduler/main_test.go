@@ -91,24 +91,26 @@ func TestShippedConfigExpands(t *testing.T) {
 		return m
 	}
 	points := map[string]map[string]int32{
-		"preFilter": enabled(plugins.PreFilter),
-		"filter":    enabled(plugins.Filter),
-		"preScore":  enabled(plugins.PreScore),
-		"score":     enabled(plugins.Score),
-		"reserve":   enabled(plugins.Reserve),
-		"preBind":   enabled(plugins.PreBind),
-		"permit":    enabled(plugins.Permit),
-		"queueSort": enabled(plugins.QueueSort),
+		"preFilter":  enabled(plugins.PreFilter),
+		"filter":     enabled(plugins.Filter),
+		"preScore":   enabled(plugins.PreScore),
+		"score":      enabled(plugins.Score),
+		"reserve":    enabled(plugins.Reserve),
+		"preBind":    enabled(plugins.PreBind),
+		"permit":     enabled(plugins.Permit),
+		"postFilter": enabled(plugins.PostFilter),
+		"queueSort":  enabled(plugins.QueueSort),
 	}
 	want := map[string][]string{
-		"preFilter": {"GPUFit", "GPUModel", "Interconnect", "AntiStranding", "NodeResourcesFit"},
-		"filter":    {"GPUFit", "GPUModel", "Interconnect", "AntiStranding", "NodeResourcesFit"},
-		"preScore":  {"Interconnect", "GPUBinPacking", "AntiStranding", "GPUFragmentation"},
-		"score":     {"Interconnect", "GPUBinPacking", "AntiStranding", "GPUFragmentation", "NodeResourcesFit"},
-		"reserve":   {"GPUFit", "Coscheduling"},
-		"preBind":   {"GPUFit"},
-		"permit":    {"Coscheduling"},
-		"queueSort": {"Coscheduling"},
+		"preFilter":  {"GPUFit", "GPUModel", "Interconnect", "AntiStranding", "NodeResourcesFit"},
+		"filter":     {"GPUFit", "GPUModel", "Interconnect", "AntiStranding", "NodeResourcesFit"},
+		"preScore":   {"Interconnect", "GPUBinPacking", "AntiStranding", "GPUFragmentation"},
+		"score":      {"Interconnect", "GPUBinPacking", "AntiStranding", "GPUFragmentation", "NodeResourcesFit"},
+		"reserve":    {"GPUFit", "Coscheduling"},
+		"preBind":    {"GPUFit"},
+		"permit":     {"Coscheduling"},
+		"postFilter": {"Coscheduling"},
+		"queueSort":  {"Coscheduling"},
 	}
 	for point, names := range want {
 		for _, n := range names {
@@ -116,6 +118,9 @@ func TestShippedConfigExpands(t *testing.T) {
 				t.Errorf("%s: %s not enabled (have %v)", point, n, points[point])
 			}
 		}
+	}
+	if _, on := points["preFilter"]["Coscheduling"]; on {
+		t.Error("Coscheduling's PreFilter should be off (throughput; see the config's comment)")
 	}
 	for name, weight := range map[string]int32{"Interconnect": 3, "GPUBinPacking": 2, "AntiStranding": 2, "GPUFragmentation": 40} {
 		if got := points["score"][name]; got != weight {
