@@ -20,18 +20,28 @@ type nodeCacheEntry[V any] struct {
 	value      V
 }
 
-// Get returns the node's cached value, computing and storing it on a miss.
+// Get returns the node's cached value, computing and storing it on a miss. compute should not be a
+// closure made per call: that allocates.
 func (c *NodeCache[V]) Get(nodeInfo fwk.NodeInfo, compute func(fwk.NodeInfo) V) V {
+	if v, ok := c.Lookup(nodeInfo); ok {
+		return v
+	}
+	v := compute(nodeInfo)
+	c.Set(nodeInfo, v)
+	return v
+}
+
+// Lookup returns the node's cached value if it is current.
+func (c *NodeCache[V]) Lookup(nodeInfo fwk.NodeInfo) (V, bool) {
 	name, gen := nodeInfo.Node().Name, nodeInfo.GetGeneration()
 	c.mu.RLock()
 	e, ok := c.m[name]
 	c.mu.RUnlock()
 	if ok && e.generation == gen {
-		return e.value
+		return e.value, true
 	}
-	v := compute(nodeInfo)
-	c.Set(nodeInfo, v)
-	return v
+	var zero V
+	return zero, false
 }
 
 // Set stores the node's value for its current generation.

@@ -135,7 +135,12 @@ func ReadNode(nodeInfo fwk.NodeInfo) NodeState {
 // NodeStateOf is ReadNode without the copy, for callers that only read: the state is shared and must
 // not be modified.
 func NodeStateOf(nodeInfo fwk.NodeInfo) *NodeState {
-	return stateCache.Get(nodeInfo, func(ni fwk.NodeInfo) *NodeState { s := readNode(ni); return &s })
+	return stateCache.Get(nodeInfo, readNodeState)
+}
+
+func readNodeState(nodeInfo fwk.NodeInfo) *NodeState {
+	s := readNode(nodeInfo)
+	return &s
 }
 
 var stateCache NodeCache[*NodeState]

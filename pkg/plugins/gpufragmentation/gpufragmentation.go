@@ -152,9 +152,9 @@ func (pl *GPUFragmentation) workload() *gpu.Workload {
 	}
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
-	// One arrival barely moves a large window's distribution: rebuild after each 1% of it, so the
+	// One arrival barely moves a large window's distribution: rebuild after each 5% of it, so the
 	// per-node measurements cached against the workload stay valid between rebuilds.
-	every := uint64(max(1, len(pl.learned.ring)/100))
+	every := uint64(max(1, len(pl.learned.ring)/20))
 	if pl.cached == nil || pl.learned.version-pl.cachedVersion >= every {
 		pl.cached, pl.cachedVersion = pl.learned.workload(), pl.learned.version
 	}
@@ -163,15 +163,12 @@ func (pl *GPUFragmentation) workload() *gpu.Workload {
 
 // fragmentationNow is the node's fragmentation under w as it stands, cached per NodeInfo generation.
 func (pl *GPUFragmentation) fragmentationNow(w *gpu.Workload, nodeInfo fwk.NodeInfo, node *gpu.NodeState, cpu, mem int64, model string) float64 {
-	measure := func(fwk.NodeInfo) measured {
-		var buf [gpu.MaxGPUsPerNode]int64
-		return measured{workload: w, value: w.Fragmentation(cpu, mem, model, node.FreeSlices(buf[:0]))}
+	if m, ok := pl.before.Lookup(nodeInfo); ok && m.workload == w {
+		return m.value
 	}
-	m := pl.before.Get(nodeInfo, measure)
-	if m.workload != w { // cached under an older workload
-		m = measure(nodeInfo)
-		pl.before.Set(nodeInfo, m)
-	}
+	var buf [gpu.MaxGPUsPerNode]int64
+	m := measured{workload: w, value: w.Fragmentation(cpu, mem, model, node.FreeSlices(buf[:0]))}
+	pl.before.Set(nodeInfo, m)
 	return m.value
 }
 

@@ -246,7 +246,12 @@ func (pl *Interconnect) isSchedulableAfterNodeChange(logger klog.Logger, pod *v1
 // nodeInfoSet is nodeSet cached per node and NodeInfo generation (labels change only with a new
 // generation). Allocates only on a miss.
 func (pl *Interconnect) nodeInfoSet(nodeInfo fwk.NodeInfo) set {
-	return pl.sets.Get(nodeInfo, func(ni fwk.NodeInfo) set { return pl.nodeSet(ni.Node()) })
+	if s, ok := pl.sets.Lookup(nodeInfo); ok {
+		return s
+	}
+	s := pl.nodeSet(nodeInfo.Node())
+	pl.sets.Set(nodeInfo, s)
+	return s
 }
 
 // nodeSet reads which interconnects the node's labels reveal, without allocating.

@@ -56,6 +56,7 @@ Usage:
                   [--ratio 1.3] [--parallel N] [--strict] --out DIR
   gpu-sim replay  --nodes FILE --pods FILE [--config FILE] [--profiles a,b] [--seeds 42]
                   [--retry-cap 64] [--parallel N] [--strict] --out DIR
+  gpu-sim gangs   --cluster FILE (--jobs FILE | --generate N) [--seed 42] [--config FILE] --out DIR
   gpu-sim --version
   gpu-sim <mode> --help
 
@@ -65,6 +66,8 @@ Modes:
            fit fails and is dropped. Reports GPU allocation and fragmentation when arrivals reach 100%.
   replay   the pods in time: creations and deletions in order; a pod that does not fit waits in a
            FIFO queue until deletions free room. Reports queueing delay and allocation over time.
+  gangs    gang jobs (PodGroups, all or nothing) in time, gpu-scheduler vs plain coscheduling (its
+           profile without topology levels): jobs inside one leaf/fabric, wait, allocation.
 
 Inputs (by extension): .csv is an openb node or pod list (bad rows are skipped and counted, or an
 error with --strict); .yaml/.yml is gpu-sim's cluster or workload format (pkg/sim/trace/README.md).
@@ -112,7 +115,7 @@ func newFlagSet(mode string, o *Options, output io.Writer) *flag.FlagSet {
 // ParseArgs parses the arguments after the mode. A help request returns flag.ErrHelp.
 func ParseArgs(mode string, args []string, output io.Writer) (*Options, error) {
 	if mode != ModeInflate && mode != ModeReplay {
-		return nil, fmt.Errorf("unknown mode %q: want %s or %s", mode, ModeInflate, ModeReplay)
+		return nil, fmt.Errorf("unknown mode %q: want %s, %s or %s", mode, ModeInflate, ModeReplay, ModeGangs)
 	}
 	o := &Options{Mode: mode}
 	fs := newFlagSet(mode, o, output)
