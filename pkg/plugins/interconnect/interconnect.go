@@ -20,6 +20,7 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 	schedutil "k8s.io/kubernetes/pkg/scheduler/util"
+	"sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config/validation"
@@ -218,16 +219,41 @@ func score(w *podWants, node set, known int) int64 {
 func (*Interconnect) ScoreExtensions() framework.ScoreExtensions { return nil }
 
 // EventsToRegister: a new or relabelled node may bring the required interconnect.
+// A gang rejected for lack of room in its domain also waits for room: an assigned Pod going away,
+// or a node joining or moving between domains.
 func (pl *Interconnect) EventsToRegister(_ context.Context) ([]fwk.ClusterEventWithHint, error) {
 	return []fwk.ClusterEventWithHint{
 		{Event: fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeLabel}, QueueingHintFn: pl.isSchedulableAfterNodeChange},
+		{Event: fwk.ClusterEvent{Resource: fwk.Pod, ActionType: fwk.Delete | fwk.UpdatePodScaleDown}, QueueingHintFn: pl.isSchedulableAfterPodChange},
 	}, nil
+}
+
+// inGang reports whether the Pod belongs to a gang this plugin plans.
+func (pl *Interconnect) inGang(pod *v1.Pod) bool {
+	_, ok := pod.Labels[v1alpha1.PodGroupLabel]
+	return ok && len(pl.levels) > 0
+}
+
+func (pl *Interconnect) isSchedulableAfterPodChange(logger klog.Logger, pod *v1.Pod, oldObj, _ interface{}) (fwk.QueueingHint, error) {
+	oldPod, _, err := schedutil.As[*v1.Pod](oldObj, nil)
+	if err != nil {
+		return fwk.Queue, err
+	}
+	if !pl.inGang(pod) || oldPod == nil || oldPod.Spec.NodeName == "" {
+		return fwk.QueueSkip, nil
+	}
+	logger.V(5).Info("an assigned pod released room a gang may fit in", "pod", klog.KObj(pod), "releasingPod", klog.KObj(oldPod))
+	return fwk.Queue, nil
 }
 
 func (pl *Interconnect) isSchedulableAfterNodeChange(logger klog.Logger, pod *v1.Pod, oldObj, newObj interface{}) (fwk.QueueingHint, error) {
 	oldNode, newNode, err := schedutil.As[*v1.Node](oldObj, newObj)
 	if err != nil {
 		return fwk.Queue, err
+	}
+	if pl.inGang(pod) {
+		logger.V(5).Info("a node joined or changed domain; a gang may fit now", "pod", klog.KObj(pod), "node", klog.KObj(newNode))
+		return fwk.Queue, nil
 	}
 	wants, err := pl.parse(pod)
 	if err != nil || wants.required == 0 {

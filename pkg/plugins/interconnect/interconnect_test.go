@@ -360,12 +360,17 @@ func TestEventsToRegister(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(events) != 1 {
-		t.Fatalf("got %d events, want 1", len(events))
+	want := []fwk.ClusterEvent{
+		{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeLabel},
+		{Resource: fwk.Pod, ActionType: fwk.Delete | fwk.UpdatePodScaleDown},
 	}
-	want := fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeLabel}
-	if events[0].Event != want || events[0].QueueingHintFn == nil {
-		t.Errorf("event %v (hint set %v), want %v with a hint", events[0].Event, events[0].QueueingHintFn != nil, want)
+	if len(events) != len(want) {
+		t.Fatalf("got %d events, want %d", len(events), len(want))
+	}
+	for i := range want {
+		if events[i].Event != want[i] || events[i].QueueingHintFn == nil {
+			t.Errorf("event %v (hint set %v), want %v with a hint", events[i].Event, events[i].QueueingHintFn != nil, want[i])
+		}
 	}
 }
 

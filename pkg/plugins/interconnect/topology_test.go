@@ -8,6 +8,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 	"sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
@@ -148,5 +149,33 @@ func TestGangLocalityScore(t *testing.T) {
 	// Same leaf (b1, b2) above same fabric only (b3, b4) above another fabric (a1, a2).
 	if !(scores["b1"] == scores["b2"] && scores["b2"] > scores["b3"] && scores["b3"] == scores["b4"] && scores["b4"] > scores["a1"]) {
 		t.Errorf("scores = %v", scores)
+	}
+}
+
+func TestGangQueueingHints(t *testing.T) {
+	pl := newGangPlugin(t, sizes{"g": 2})
+	logger := klog.Background()
+	member := gangPod("m", "g", 8)
+	solo := plugintest.GPUPod("solo", "1", "1Gi", 1).Obj()
+	assigned := plugintest.GPUPod("a", "1", "1Gi", 8).Node("b1").Obj()
+	unassigned := plugintest.GPUPod("u", "1", "1Gi", 8).Obj()
+	for _, tt := range []struct {
+		name string
+		hint func() (fwk.QueueingHint, error)
+		want fwk.QueueingHint
+	}{
+		{"gang member, assigned pod deleted", func() (fwk.QueueingHint, error) { return pl.isSchedulableAfterPodChange(logger, member, assigned, nil) }, fwk.Queue},
+		{"gang member, unassigned pod deleted", func() (fwk.QueueingHint, error) {
+			return pl.isSchedulableAfterPodChange(logger, member, unassigned, nil)
+		}, fwk.QueueSkip},
+		{"single pod, assigned pod deleted", func() (fwk.QueueingHint, error) { return pl.isSchedulableAfterPodChange(logger, solo, assigned, nil) }, fwk.QueueSkip},
+		{"gang member, node added", func() (fwk.QueueingHint, error) {
+			return pl.isSchedulableAfterNodeChange(logger, member, nil, fabricNode("n", "l9", "f9"))
+		}, fwk.Queue},
+	} {
+		got, err := tt.hint()
+		if err != nil || got != tt.want {
+			t.Errorf("%s: hint = %v (%v), want %v", tt.name, got, err, tt.want)
+		}
 	}
 }

@@ -41,6 +41,8 @@ type Env struct {
 	Ctx context.Context
 
 	schedulers int
+	// podGroupCRD is set once InstallPodGroupCRD has installed the PodGroup CRD.
+	podGroupCRD bool
 }
 
 // EnvOptions configures NewEnv.

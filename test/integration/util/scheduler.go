@@ -122,8 +122,8 @@ func (e *Env) SchedulerConfig(opts SchedulerOptions) string {
 }
 
 // StartScheduler starts bin/gpu-scheduler with a config built by SchedulerConfig, --secure-port=0 and
-// its output in a log file. The process is killed when the test ends, and on failure the end of its
-// log is printed.
+// its output in a log file, after installing the PodGroup CRD (InstallPodGroupCRD). The process is
+// killed when the test ends, and on failure the end of its log is printed.
 func (e *Env) StartScheduler(opts SchedulerOptions) *Scheduler {
 	e.T.Helper()
 	if opts.Name == "" {
@@ -137,6 +137,9 @@ func (e *Env) StartScheduler(opts SchedulerOptions) *Scheduler {
 	if err != nil {
 		e.T.Fatal(err)
 	}
+	// The shipped profile's Coscheduling watches PodGroups: without their CRD the scheduler waits
+	// forever for that informer to sync and schedules nothing.
+	e.InstallPodGroupCRD()
 	s := &Scheduler{
 		Name:       opts.Name,
 		ConfigPath: e.SchedulerConfig(opts),

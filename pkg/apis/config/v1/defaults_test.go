@@ -172,6 +172,12 @@ func TestConversionRoundTrip(t *testing.T) {
 			{Name: "infiniband", NodeLabels: []config.NodeLabel{{Key: "interconnect.gpu-scheduler.io/infiniband", Value: "true"}}},
 			{Name: "roce", NodeLabels: []config.NodeLabel{{Key: "interconnect.gpu-scheduler.io/roce", Value: "true"}}},
 			{Name: "nvlink", NodeLabels: []config.NodeLabel{{Key: "interconnect.gpu-scheduler.io/nvlink", Value: "true"}, {Key: "nvidia.com/gpu.clique"}}},
+		}, TopologyLevels: []config.TopologyLevel{
+			{Name: "nvlink-domain", NodeLabel: "nvidia.com/gpu.clique"},
+			{Name: "ib-leaf", NodeLabel: "network.gpu-scheduler.io/ib-leaf"},
+			{Name: "ib-fabric", NodeLabel: "network.gpu-scheduler.io/ib-fabric"},
+			{Name: "rack", NodeLabel: "topology.gpu-scheduler.io/rack"},
+			{Name: "zone", NodeLabel: "topology.kubernetes.io/zone"},
 		}})
 		roundTrip(t, as, &config.AntiStrandingArgs{}, &v1.AntiStrandingArgs{},
 			&config.AntiStrandingArgs{CPUPerGPU: resource.MustParse("2"), MemoryPerGPU: resource.MustParse("8Gi")})
