@@ -7,6 +7,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/gpufit"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/plugintest"
 )
@@ -130,8 +131,23 @@ func TestBaselineProfiles(t *testing.T) {
 		if err != nil || p.Name != name {
 			t.Fatalf("%s: %v %+v", name, err, p.Name)
 		}
-		if _, err := New(context.Background(), p, []*v1.Node{plugintest.GPUNode("n", "8", "8Gi", 1)}, 1); err != nil {
-			t.Errorf("%s: %v", name, err)
+		s, err := New(context.Background(), p, []*v1.Node{plugintest.GPUNode("n", "8", "8Gi", 2, gpu.DefaultModelLabel, "T4")}, 1)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		// Baselines honour model constraints and account shares, as the trace demands of every policy.
+		v100 := plugintest.GPUPod("v100", "1", "1Gi", 1).Annotation(gpu.ModelAnnotation, "V100M32").Obj()
+		if p, err := s.Schedule(v100); err != nil || p.Node != "" {
+			t.Errorf("%s placed a V100-only pod on a T4 node: %+v %v", name, p, err)
+		}
+		for i := 0; i < 4; i++ {
+			share := plugintest.GPUPod(fmt.Sprint("half", i), "1", "1Gi", 0).Annotation(gpu.FractionAnnotation, "0.5").Obj()
+			if p, err := s.Schedule(share); err != nil || p.Node == "" {
+				t.Errorf("%s: half %d not placed: %+v %v", name, i, p, err)
+			}
+		}
+		if p, _ := s.Schedule(plugintest.GPUPod("fifth-half", "1", "1Gi", 0).Annotation(gpu.FractionAnnotation, "0.5").Obj()); p.Node != "" {
+			t.Errorf("%s: a fifth half fit on 2 GPUs", name)
 		}
 	}
 	if _, err := BaselineProfile("nope"); err == nil {

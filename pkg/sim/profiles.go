@@ -40,8 +40,9 @@ func profilesOf(cfg *schedconfig.KubeSchedulerConfiguration, source, name string
 }
 
 // Baselines are the policies gpu-scheduler is compared with, as KubeSchedulerConfigurations. Both
-// keep upstream scoring but run GPUFit for its accounting only (it scores nothing): without it, a
-// Pod asking for a share of a GPU would look CPU-only to them and no GPU would ever be full.
+// keep upstream scoring but run GPUFit for its accounting and GPUModel for the trace's model
+// constraints (neither scores): without them, a Pod asking for a share of a GPU would look CPU-only
+// and a Pod limited to some GPU models would go anywhere.
 var Baselines = map[string]string{
 	// kube-scheduler as shipped: NodeResourcesFit LeastAllocated, which spreads.
 	"default": `apiVersion: kubescheduler.config.k8s.io/v1
@@ -52,6 +53,7 @@ profiles:
     multiPoint:
       enabled:
       - name: GPUFit
+      - name: GPUModel
 `,
 	// Bin-packing: NodeResourcesFit MostAllocated with nvidia.com/gpu weighted above CPU and memory.
 	"bestfit": `apiVersion: kubescheduler.config.k8s.io/v1
@@ -62,6 +64,7 @@ profiles:
     multiPoint:
       enabled:
       - name: GPUFit
+      - name: GPUModel
   pluginConfig:
   - name: NodeResourcesFit
     args:
