@@ -116,6 +116,11 @@ func (d *demo) run(parent context.Context) (err error) {
 		if pods, err = d.runWorkload(setupCtx); err != nil {
 			return err
 		}
+		gang, err := d.runGang(setupCtx)
+		if err != nil {
+			return err
+		}
+		pods = append(pods, gang...)
 		if err := d.report(setupCtx, pods); err != nil {
 			return err
 		}

@@ -131,6 +131,14 @@ func TestDemoEndToEnd(t *testing.T) {
 		t.Errorf("half pods on %s GPU %s and %s GPU %s, want the same node and GPU", a.node, a.index, b.node, b.index)
 	}
 
+	// The InfiniBand gang is placed whole, on InfiniBand nodes of one fabric (both H100 nodes are in
+	// fabric-1; see objects/nodes.yaml).
+	for _, name := range []string{"ib-gang-worker-0", "ib-gang-worker-1"} {
+		if r := rows[name]; r.model != "NVIDIA-H100-80GB-HBM3" || r.gpus != "2" {
+			t.Errorf("gang member %s is on %s (%s) with %s GPUs, want an H100 node and 2", name, r.node, r.model, r.gpus)
+		}
+	}
+
 	// Torn down: the apiserver port is free again and the etcd data is gone.
 	if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err != nil {
 		t.Errorf("port %d still in use after the demo: %v", port, err)
