@@ -324,14 +324,6 @@ type LevelShare struct {
 	Share  float64 `json:"share_pct"`
 }
 
-// GangPoint is the cluster after the events of one instant.
-type GangPoint struct {
-	Time     int64   `json:"t"`
-	AllocPct float64 `json:"alloc_pct"`
-	Running  int     `json:"running"`
-	Queued   int     `json:"queued"`
-}
-
 // GangOutcome is what became of one job.
 type GangOutcome struct {
 	Start int64    // -1 when never placed
@@ -365,7 +357,7 @@ type GangResult struct {
 	WallSeconds  float64 `json:"wall_seconds"`
 
 	Outcomes []GangOutcome `json:"-"`
-	Timeline []GangPoint   `json:"-"`
+	Timeline []TimePoint   `json:"-"`
 }
 
 // RunGangs replays jobs on nodes with profile: at each instant departures come first, then the
@@ -571,7 +563,7 @@ func (g *gangRun) retry(now int64) error {
 }
 
 func (g *gangRun) record(now int64) {
-	pt := GangPoint{Time: now, AllocPct: 100 * float64(g.alloc) / float64(g.res.GPUTotal), Running: g.running, Queued: len(g.queue)}
+	pt := TimePoint{Time: now, AllocPct: 100 * float64(g.alloc) / float64(g.res.GPUTotal), Running: g.running, Queued: len(g.queue)}
 	if n := len(g.res.Timeline); n > 0 && g.res.Timeline[n-1].Time == now {
 		g.res.Timeline[n-1] = pt
 		return
@@ -639,25 +631,9 @@ func (g *gangRun) summarize(nodes []*v1.Node, levels []config.TopologyLevel) {
 			res.Inside[k].Share = 100 * float64(res.Inside[k].Inside) / float64(res.MultiPlaced)
 		}
 	}
-	if n := len(waits); n > 0 {
-		sort.Slice(waits, func(a, b int) bool { return waits[a] < waits[b] })
-		res.WaitMean = sum / float64(n)
-		res.WaitP50 = float64(nearestRank(waits, 50))
-		res.WaitP95 = float64(nearestRank(waits, 95))
-		res.WaitMax = float64(waits[n-1])
-	}
-	tl := res.Timeline
-	var area float64
-	for k, pt := range tl {
-		res.AllocPctPeak = max(res.AllocPctPeak, pt.AllocPct)
-		if k+1 < len(tl) {
-			area += pt.AllocPct * float64(tl[k+1].Time-pt.Time)
-		}
-	}
-	if n := len(tl); n > 0 {
-		res.Makespan = tl[n-1].Time
-		if span := tl[n-1].Time - tl[0].Time; span > 0 {
-			res.AllocPctMean = area / float64(span)
-		}
+	res.WaitMean, res.WaitP50, res.WaitP95, res.WaitMax = distribution(waits, sum)
+	res.AllocPctPeak, res.AllocPctMean = allocationOverTime(res.Timeline)
+	if n := len(res.Timeline); n > 0 {
+		res.Makespan = res.Timeline[n-1].Time
 	}
 }

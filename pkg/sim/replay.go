@@ -32,8 +32,9 @@ type ReplayOptions struct {
 	RetryCap int
 }
 
-// ReplayPoint is the cluster after one batch of events at Time (seconds from the trace start).
-type ReplayPoint struct {
+// TimePoint is the cluster after the events of one instant (seconds from the trace start), in
+// replays of Pods or of gangs: Running and Queued count what the replay schedules (Pods or jobs).
+type TimePoint struct {
 	Time     int64
 	AllocPct float64
 	Running  int
@@ -67,8 +68,8 @@ type ReplayResult struct {
 	Fractional  int     `json:"fractional"`
 	WallSeconds float64 `json:"wall_seconds"`
 	// Delays is each Pod's queueing delay, in the order given, or -1 when it was never placed.
-	Delays   []int64       `json:"-"`
-	Timeline []ReplayPoint `json:"-"`
+	Delays   []int64     `json:"-"`
+	Timeline []TimePoint `json:"-"`
 }
 
 // HasTimes reports whether any Pod has a creation time other than 0 or a deletion time.
@@ -364,7 +365,7 @@ func (r *replayer) refreshMaxFree() {
 }
 
 func (r *replayer) record(now int64) {
-	pt := ReplayPoint{Time: now, AllocPct: 100 * float64(r.allocated) / r.capacity, Running: r.running, Queued: r.queued}
+	pt := TimePoint{Time: now, AllocPct: 100 * float64(r.allocated) / r.capacity, Running: r.running, Queued: r.queued}
 	tl := r.res.Timeline
 	if n := len(tl); n > 0 && tl[n-1].Time == now {
 		tl[n-1] = pt // one point per instant: the state after all its events
@@ -396,34 +397,8 @@ func (r *replayer) finish() {
 		}
 	}
 	res.PodsNeverPlaced = res.PodsTotal - res.PodsScheduled
-	if n := len(delays); n > 0 {
-		sort.Slice(delays, func(a, b int) bool { return delays[a] < delays[b] })
-		res.DelayMean = sum / float64(n)
-		res.DelayP50 = float64(nearestRank(delays, 50))
-		res.DelayP95 = float64(nearestRank(delays, 95))
-		res.DelayMax = float64(delays[n-1])
-	}
-	tl := res.Timeline
-	var area float64
-	for k, pt := range tl {
-		res.AllocPctPeak = max(res.AllocPctPeak, pt.AllocPct)
-		if k+1 < len(tl) {
-			area += pt.AllocPct * float64(tl[k+1].Time-pt.Time)
-		}
-	}
-	if n := len(tl); n > 0 {
-		if span := tl[n-1].Time - tl[0].Time; span > 0 {
-			res.AllocPctMean = area / float64(span)
-		} else {
-			res.AllocPctMean = tl[n-1].AllocPct
-		}
-	}
-}
-
-// nearestRank is the p-th percentile of sorted values by the nearest-rank method.
-func nearestRank(sorted []int64, p float64) int64 {
-	k := int(math.Ceil(p / 100 * float64(len(sorted))))
-	return sorted[min(max(k, 1), len(sorted))-1]
+	res.DelayMean, res.DelayP50, res.DelayP95, res.DelayMax = distribution(delays, sum)
+	res.AllocPctPeak, res.AllocPctMean = allocationOverTime(res.Timeline)
 }
 
 // memoKey identifies what the scheduler sees of a Pod, so that a Pod identical to one that failed

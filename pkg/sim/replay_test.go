@@ -63,7 +63,7 @@ func TestReplayQueueingDelay(t *testing.T) {
 	if res.DelayMean != 4.5 || res.DelayP50 != 0 || res.DelayP95 != 9 || res.DelayMax != 9 {
 		t.Errorf("delay mean %v p50 %v p95 %v max %v; want 4.5 0 9 9", res.DelayMean, res.DelayP50, res.DelayP95, res.DelayMax)
 	}
-	want := []ReplayPoint{{0, 100, 1, 0}, {1, 100, 1, 1}, {10, 100, 1, 0}}
+	want := []TimePoint{{0, 100, 1, 0}, {1, 100, 1, 1}, {10, 100, 1, 0}}
 	if !reflect.DeepEqual(res.Timeline, want) {
 		t.Errorf("timeline %+v, want %+v", res.Timeline, want)
 	}
@@ -118,7 +118,7 @@ func TestReplayWithdrawAndSkipOver(t *testing.T) {
 	if res.PodsWithdrawn != 1 || res.PodsNeverPlaced != 2 {
 		t.Errorf("withdrawn %d never placed %d, want 1 and 2", res.PodsWithdrawn, res.PodsNeverPlaced)
 	}
-	var at50 *ReplayPoint
+	var at50 *TimePoint
 	for i := range res.Timeline {
 		if res.Timeline[i].Time == 50 {
 			at50 = &res.Timeline[i]

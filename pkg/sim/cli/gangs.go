@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -243,7 +242,7 @@ func RunGangs(ctx context.Context, o *GangsOptions, stdout, stderr io.Writer, ve
 			res.Profile, res.JobsPlaced, res.Jobs, res.WaitMean, res.WaitP95, res.AllocPctMean, res.GangAttempts, res.WallSeconds)
 		sum.Profiles = append(sum.Profiles, p.Name)
 		sum.Runs = append(sum.Runs, res)
-		if err := writeGangTimeline(outPath(o.Out, "gangs-timeline-"+fileName(p.Name)+".csv"), res.Timeline); err != nil {
+		if err := writeTimePoints(outPath(o.Out, "gangs-timeline-"+fileName(p.Name)+".csv"), "time_s,alloc_pct,running_jobs,queued_jobs", res.Timeline); err != nil {
 			return nil, err
 		}
 	}
@@ -278,13 +277,6 @@ func warnUnlabelled(w io.Writer, nodes []*v1.Node, levels []sim.TopologyLevel, j
 			fmt.Fprintf(w, "gpu-sim gangs: warning: jobs name topology level %s, but no node has its label %s\n", l.Name, l.NodeLabel)
 		}
 	}
-}
-
-func writeGangTimeline(path string, tl []sim.GangPoint) error {
-	return writeCSV(path, "time_s,alloc_pct,running_jobs,queued_jobs", len(tl), func(w *bufio.Writer, i int) {
-		p := tl[i]
-		fmt.Fprintf(w, "%d,%s,%d,%d\n", p.Time, pct(p.AllocPct), p.Running, p.Queued)
-	})
 }
 
 // PrintGangsTable writes one row per profile.

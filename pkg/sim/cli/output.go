@@ -180,8 +180,10 @@ func writeTimeline(path string, tl []sim.Point) error {
 	})
 }
 
-func writeReplayTimeline(path string, tl []sim.ReplayPoint) error {
-	return writeCSV(path, "time_s,alloc_pct,running,queued", len(tl), func(w *bufio.Writer, i int) {
+// writeTimePoints writes a replay's timeline; header names its columns (time, allocation, running,
+// queued).
+func writeTimePoints(path, header string, tl []sim.TimePoint) error {
+	return writeCSV(path, header, len(tl), func(w *bufio.Writer, i int) {
 		p := tl[i]
 		fmt.Fprintf(w, "%d,%s,%d,%d\n", p.Time, pct(p.AllocPct), p.Running, p.Queued)
 	})

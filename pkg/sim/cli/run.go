@@ -125,7 +125,7 @@ func Run(ctx context.Context, o *Options, stdout, stderr io.Writer, version stri
 		}
 		sum.Runs = results
 		for _, r := range results {
-			if err := writeReplayTimeline(outPath(o.Out, ReplayFile(r.Profile, r.Seed)), r.Timeline); err != nil {
+			if err := writeTimePoints(outPath(o.Out, ReplayFile(r.Profile, r.Seed)), "time_s,alloc_pct,running,queued", r.Timeline); err != nil {
 				return nil, err
 			}
 		}
