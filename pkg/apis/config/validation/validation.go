@@ -32,15 +32,7 @@ func ValidateInterconnectArgs(path *field.Path, args *config.InterconnectArgs) e
 	names := sets.New[string]()
 	for i, ic := range args.Interconnects {
 		p := path.Child("interconnects").Index(i)
-		switch {
-		case ic.Name == "":
-			errs = append(errs, field.Required(p.Child("name"), "an interconnect needs a name"))
-		case len(validation.IsDNS1123Label(ic.Name)) > 0:
-			errs = append(errs, field.Invalid(p.Child("name"), ic.Name, "must be a lower-case DNS label, e.g. infiniband"))
-		case names.Has(ic.Name):
-			errs = append(errs, field.Duplicate(p.Child("name"), ic.Name))
-		}
-		names.Insert(ic.Name)
+		errs = append(errs, validateUniqueName(p.Child("name"), ic.Name, "interconnect", "infiniband", names)...)
 		if len(ic.NodeLabels) == 0 {
 			errs = append(errs, field.Required(p.Child("nodeLabels"), "at least one node label must reveal the interconnect"))
 		}
@@ -55,15 +47,7 @@ func ValidateInterconnectArgs(path *field.Path, args *config.InterconnectArgs) e
 	levels, labels := sets.New[string](), sets.New[string]()
 	for i, l := range args.TopologyLevels {
 		p := path.Child("topologyLevels").Index(i)
-		switch {
-		case l.Name == "":
-			errs = append(errs, field.Required(p.Child("name"), "a topology level needs a name"))
-		case len(validation.IsDNS1123Label(l.Name)) > 0:
-			errs = append(errs, field.Invalid(p.Child("name"), l.Name, "must be a lower-case DNS label, e.g. ib-fabric"))
-		case levels.Has(l.Name):
-			errs = append(errs, field.Duplicate(p.Child("name"), l.Name))
-		}
-		levels.Insert(l.Name)
+		errs = append(errs, validateUniqueName(p.Child("name"), l.Name, "topology level", "ib-fabric", levels)...)
 		errs = append(errs, validateLabelKey(p.Child("nodeLabel"), l.NodeLabel)...)
 		if l.NodeLabel != "" && labels.Has(l.NodeLabel) {
 			errs = append(errs, field.Duplicate(p.Child("nodeLabel"), l.NodeLabel))
@@ -86,6 +70,21 @@ func ValidateAntiStrandingArgs(path *field.Path, args *config.AntiStrandingArgs)
 	errs = append(errs, validateRange(path.Child("cpuPerGPU"), args.CPUPerGPU, maxCPUPerGPU)...)
 	errs = append(errs, validateRange(path.Child("memoryPerGPU"), args.MemoryPerGPU, maxMemoryPerGPU)...)
 	return errs.ToAggregate()
+}
+
+// validateUniqueName checks a name Pods refer to: present, a lower-case DNS label, not in seen
+// (which it joins).
+func validateUniqueName(p *field.Path, name, what, example string, seen sets.Set[string]) field.ErrorList {
+	defer seen.Insert(name)
+	switch {
+	case name == "":
+		return field.ErrorList{field.Required(p, "a "+what+" needs a name")}
+	case len(validation.IsDNS1123Label(name)) > 0:
+		return field.ErrorList{field.Invalid(p, name, "must be a lower-case DNS label, e.g. "+example)}
+	case seen.Has(name):
+		return field.ErrorList{field.Duplicate(p, name)}
+	}
+	return nil
 }
 
 func validateLabelKey(p *field.Path, key string) field.ErrorList {

@@ -127,6 +127,30 @@ func TestValidateInterconnectArgs(t *testing.T) {
 	}
 }
 
+func TestValidateTopologyLevels(t *testing.T) {
+	leaf := config.TopologyLevel{Name: "ib-leaf", NodeLabel: "network.gpu-scheduler.io/ib-leaf"}
+	fabric := config.TopologyLevel{Name: "ib-fabric", NodeLabel: "network.gpu-scheduler.io/ib-fabric"}
+	const p = "pluginConfig.X.args.topologyLevels"
+	tests := []struct {
+		name   string
+		levels []config.TopologyLevel
+		want   []fieldErr
+	}{
+		{name: "two levels", levels: []config.TopologyLevel{leaf, fabric}},
+		{name: "none", levels: nil},
+		{name: "empty name", levels: []config.TopologyLevel{{NodeLabel: "a/b"}}, want: []fieldErr{{field.ErrorTypeRequired, p + "[0].name"}}},
+		{name: "upper-case name", levels: []config.TopologyLevel{{Name: "Leaf", NodeLabel: "a/b"}}, want: []fieldErr{{field.ErrorTypeInvalid, p + "[0].name"}}},
+		{name: "duplicate name", levels: []config.TopologyLevel{leaf, {Name: "ib-leaf", NodeLabel: "a/b"}}, want: []fieldErr{{field.ErrorTypeDuplicate, p + "[1].name"}}},
+		{name: "missing label", levels: []config.TopologyLevel{{Name: "rack"}}, want: []fieldErr{{field.ErrorTypeRequired, p + "[0].nodeLabel"}}},
+		{name: "two levels on one label", levels: []config.TopologyLevel{leaf, {Name: "rack", NodeLabel: leaf.NodeLabel}}, want: []fieldErr{{field.ErrorTypeDuplicate, p + "[1].nodeLabel"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			check(t, ValidateInterconnectArgs(root, &config.InterconnectArgs{TopologyLevels: tt.levels}), tt.want)
+		})
+	}
+}
+
 func TestValidateAntiStrandingArgs(t *testing.T) {
 	const (
 		cpu = "pluginConfig.X.args.cpuPerGPU"
