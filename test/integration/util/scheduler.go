@@ -41,6 +41,9 @@ type SchedulerOptions struct {
 	Config string
 	// Verbosity is --v. Default 2 (bindings are logged at 2).
 	Verbosity int
+	// SecurePort serves /metrics (and the health checks) there, open to anonymous requests; 0
+	// turns secure serving off.
+	SecurePort int
 }
 
 // Scheduler is a running bin/gpu-scheduler process.
@@ -149,11 +152,11 @@ func (e *Env) StartScheduler(opts SchedulerOptions) *Scheduler {
 	if s.logFile, err = os.Create(s.LogPath); err != nil {
 		e.T.Fatal(err)
 	}
-	s.cmd = exec.Command(bin,
-		"--config="+s.ConfigPath,
-		"--secure-port=0",
-		fmt.Sprintf("--v=%d", opts.Verbosity),
-	)
+	args := []string{"--config=" + s.ConfigPath, fmt.Sprintf("--secure-port=%d", opts.SecurePort), fmt.Sprintf("--v=%d", opts.Verbosity)}
+	if opts.SecurePort != 0 {
+		args = append(args, "--bind-address=127.0.0.1", "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics")
+	}
+	s.cmd = exec.Command(bin, args...)
 	s.cmd.Dir = e.RepoRoot
 	s.cmd.Stdout = s.logFile
 	s.cmd.Stderr = s.logFile
