@@ -26,28 +26,38 @@ type Shape struct {
 const maxThresholds = 128
 
 // Workload is a distribution of Pod shapes, prepared so that measuring a node's fragmentation costs
-// one pass over its GPUs plus one comparison per shape, and allocates nothing.
+// one pass over its GPUs and thresholds plus one step per group of shapes, and allocates nothing.
 type Workload struct {
-	gpuShapes []preparedShape
+	// groups are the GPU shapes by what decides whether they fit besides CPU and memory.
+	groups []shapeGroup
 	// thresholds are the distinct per-GPU shares of the GPU shapes, ascending.
 	thresholds []int64
 	// weight is the total weight; noGPUWeight the part that asks for no GPU.
 	weight, noGPUWeight float64
-	// models maps a lower-case model to its bit in preparedShape.models.
+	// models maps a lower-case model to its bit in shapeGroup.models.
 	models map[string]uint64
 	// nodeModels caches a node label value (any case) to its bit, so measuring does not allocate.
 	nodeModels sync.Map
 }
 
-type preparedShape struct {
-	milliCPU, memory, gpus int64
-	threshold              int
-	weight                 float64
+// shapeGroup is the GPU shapes with one per-GPU share threshold, GPU count and model set. A learned
+// workload holds hundreds of shapes differing only in CPU and memory; most nodes have room for the
+// largest of a group, and then the whole group fits in one comparison.
+type shapeGroup struct {
+	threshold int
+	gpus      int64
 	// models is the set of accepted model bits; 0 accepts any model.
 	models uint64
-	// anyModelBits is set when the shape names more models than fit the bit set: it then accepts
-	// every model, erring towards calling capacity usable.
-	anyModelBits bool
+	weight float64
+	// maxCPU and maxMemory are the largest requests in the group.
+	maxCPU, maxMemory int64
+	// shapes are the group's CPU and memory requests, by ascending CPU.
+	shapes []sizedShape
+}
+
+type sizedShape struct {
+	milliCPU, memory int64
+	weight           float64
 }
 
 // NewWorkload prepares shapes for Fragmentation.
@@ -79,35 +89,63 @@ func NewWorkload(shapes []Shape) *Workload {
 		}
 		w.thresholds = kept
 	}
+	type groupKey struct {
+		threshold int
+		gpus      int64
+		models    uint64
+	}
+	index := map[groupKey]int{}
 	for _, s := range shapes {
 		if s.Weight <= 0 || s.GPUs == 0 {
 			continue
 		}
-		ps := preparedShape{milliCPU: s.MilliCPU, memory: s.Memory, gpus: s.GPUs, weight: s.Weight,
+		k := groupKey{gpus: s.GPUs, models: w.modelBits(s.Models),
 			threshold: sort.Search(len(w.thresholds), func(i int) bool { return w.thresholds[i] > s.GPUMilli }) - 1}
-		for _, m := range s.Models {
-			m = strings.ToLower(m)
-			bit, ok := w.models[m]
-			if !ok && len(w.models) < 64 {
-				bit = 1 << len(w.models)
-				w.models[m] = bit
-				ok = true
-			}
-			if !ok {
-				ps.anyModelBits = true
-			}
-			ps.models |= bit
+		i, ok := index[k]
+		if !ok {
+			i = len(w.groups)
+			index[k] = i
+			w.groups = append(w.groups, shapeGroup{threshold: k.threshold, gpus: k.gpus, models: k.models})
 		}
-		if ps.anyModelBits {
-			ps.models = 0
-		}
-		w.gpuShapes = append(w.gpuShapes, ps)
+		g := &w.groups[i]
+		g.weight += s.Weight
+		g.maxCPU, g.maxMemory = max(g.maxCPU, s.MilliCPU), max(g.maxMemory, s.Memory)
+		g.shapes = append(g.shapes, sizedShape{milliCPU: s.MilliCPU, memory: s.Memory, weight: s.Weight})
+	}
+	for i := range w.groups {
+		sort.SliceStable(w.groups[i].shapes, func(a, b int) bool {
+			return w.groups[i].shapes[a].milliCPU < w.groups[i].shapes[b].milliCPU
+		})
 	}
 	return w
 }
 
+// modelBits is the bit set of the models a shape accepts, registering new ones; 0 (any model) when
+// it names more models than the bit set holds, erring towards calling capacity usable.
+func (w *Workload) modelBits(models []string) uint64 {
+	var bits uint64
+	for _, m := range models {
+		m = strings.ToLower(m)
+		bit, ok := w.models[m]
+		if !ok {
+			if len(w.models) == 64 {
+				return 0
+			}
+			bit = 1 << len(w.models)
+			w.models[m] = bit
+		}
+		bits |= bit
+	}
+	return bits
+}
+
 // Empty reports whether the workload has no shapes to measure against.
 func (w *Workload) Empty() bool { return w.weight == 0 }
+
+// NeedsModel reports whether any shape is limited to some GPU models. When none is, Fragmentation
+// ignores its model argument, and callers need not read the node's label (a map lookup per node
+// that costs more than the measure itself on a large cluster).
+func (w *Workload) NeedsModel() bool { return len(w.models) > 0 }
 
 // Fragmentation is FGD's expected fragmentation of a node under the workload, in GPU thousandths:
 // for each shape, weighted, the free GPU capacity that shape could not use there. That is all of it
@@ -135,15 +173,25 @@ func (w *Workload) Fragmentation(milliCPU, memory int64, model string, free []in
 	}
 	modelBit := w.modelBit(model)
 	frag := w.noGPUWeight * float64(total)
-	for i := range w.gpuShapes {
-		s := &w.gpuShapes[i]
-		fits := s.milliCPU <= milliCPU && s.memory <= memory && usable[s.threshold] >= s.gpus &&
-			(s.models == 0 || s.models&modelBit != 0)
-		if fits {
-			frag += s.weight * float64(small[s.threshold])
-		} else {
-			frag += s.weight * float64(total)
+	for i := range w.groups {
+		g := &w.groups[i]
+		if usable[g.threshold] < g.gpus || (g.models != 0 && g.models&modelBit == 0) {
+			frag += g.weight * float64(total)
+			continue
 		}
+		fit := g.weight
+		if g.maxCPU > milliCPU || g.maxMemory > memory {
+			fit = 0
+			for _, s := range g.shapes {
+				if s.milliCPU > milliCPU {
+					break
+				}
+				if s.memory <= memory {
+					fit += s.weight
+				}
+			}
+		}
+		frag += fit*float64(small[g.threshold]) + (g.weight-fit)*float64(total)
 	}
 	return frag / w.weight
 }
@@ -183,10 +231,15 @@ func ShapeOf(pod *v1.Pod) (Shape, error) {
 // Strands reports whether no GPU shape of the workload fits the CPU and memory left, so that every
 // free GPU there is stranded. A workload without GPU shapes strands nothing.
 func (w *Workload) Strands(milliCPU, memory int64) bool {
-	for i := range w.gpuShapes {
-		if s := &w.gpuShapes[i]; s.milliCPU <= milliCPU && s.memory <= memory {
-			return false
+	for i := range w.groups {
+		for _, s := range w.groups[i].shapes {
+			if s.milliCPU > milliCPU {
+				break
+			}
+			if s.memory <= memory {
+				return false
+			}
 		}
 	}
-	return len(w.gpuShapes) > 0
+	return len(w.groups) > 0
 }

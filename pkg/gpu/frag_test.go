@@ -2,6 +2,8 @@ package gpu
 
 import (
 	"math"
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
@@ -46,6 +48,74 @@ func TestFragmentation(t *testing.T) {
 	}
 }
 
+// fragmentationByDefinition is FGD's measure shape by shape, without thresholds or groups.
+func fragmentationByDefinition(shapes []Shape, milliCPU, memory int64, model string, free []int64) float64 {
+	var total int64
+	for _, f := range free {
+		total += f
+	}
+	var weight, frag float64
+	for _, s := range shapes {
+		weight += s.Weight
+		usable, small := int64(0), int64(0)
+		for _, f := range free {
+			if f >= s.GPUMilli {
+				usable++
+			} else {
+				small += f
+			}
+		}
+		accepts := len(s.Models) == 0
+		for _, m := range s.Models {
+			accepts = accepts || strings.EqualFold(m, model)
+		}
+		if s.GPUs > 0 && s.MilliCPU <= milliCPU && s.Memory <= memory && usable >= s.GPUs && accepts {
+			frag += s.Weight * float64(small)
+		} else {
+			frag += s.Weight * float64(total)
+		}
+	}
+	if total == 0 || weight == 0 {
+		return 0
+	}
+	return frag / weight
+}
+
+// Grouping shapes must not change the measure: random workloads and nodes against the definition.
+func TestFragmentationMatchesDefinition(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	models := []string{"", "A100", "v100m32", "T4"}
+	for range 300 {
+		var shapes []Shape
+		for range 1 + r.IntN(60) {
+			s := Shape{MilliCPU: 1000 * r.Int64N(16), Memory: int64(r.IntN(64)) << 30, Weight: float64(1 + r.IntN(5))}
+			switch r.IntN(4) {
+			case 0: // CPU only
+			case 1:
+				s.GPUs, s.GPUMilli = 1, 50*(1+r.Int64N(19))
+			default:
+				s.GPUs, s.GPUMilli = []int64{1, 2, 4, 8}[r.IntN(4)], MilliPerGPU
+			}
+			if m := models[r.IntN(len(models))]; m != "" {
+				s.Models = []string{m}
+			}
+			shapes = append(shapes, s)
+		}
+		w := NewWorkload(shapes)
+		for range 20 {
+			free := make([]int64, r.IntN(9))
+			for i := range free {
+				free[i] = []int64{0, MilliPerGPU, 50 * r.Int64N(20)}[r.IntN(3)]
+			}
+			cpu, mem, model := 1000*r.Int64N(20), int64(r.IntN(80))<<30, models[r.IntN(len(models))]
+			got, want := w.Fragmentation(cpu, mem, model, free), fragmentationByDefinition(shapes, cpu, mem, model, free)
+			if math.Abs(got-want) > 1e-6*max(1, want) {
+				t.Fatalf("Fragmentation(cpu %d, mem %d, %q, %v) = %v, want %v for %+v", cpu, mem, model, free, got, want, shapes)
+			}
+		}
+	}
+}
+
 func TestWorkloadEmptyAndAllocationFree(t *testing.T) {
 	if !NewWorkload(nil).Empty() || NewWorkload([]Shape{{GPUs: 1, GPUMilli: 1000}}).Empty() != true {
 		t.Error("a workload with no weight must be empty")
@@ -86,5 +156,19 @@ func TestShapeOf(t *testing.T) {
 	pod.Annotations[ModelAnnotation] = "a||b"
 	if _, err := ShapeOf(pod); err == nil {
 		t.Error("a malformed model list was accepted")
+	}
+}
+
+func TestNeedsModel(t *testing.T) {
+	anyModel := NewWorkload([]Shape{{GPUs: 1, GPUMilli: 1000, Weight: 1}})
+	if anyModel.NeedsModel() {
+		t.Error("a workload without model constraints needs no model")
+	}
+	// Its measure is indeed the same whatever the model.
+	if a, b := anyModel.Fragmentation(1, 1, "", []int64{500}), anyModel.Fragmentation(1, 1, "T4", []int64{500}); a != b {
+		t.Errorf("Fragmentation depends on the model: %v vs %v", a, b)
+	}
+	if !NewWorkload([]Shape{{GPUs: 1, GPUMilli: 1000, Models: []string{"t4"}, Weight: 1}}).NeedsModel() {
+		t.Error("a workload with a model constraint needs the node's model")
 	}
 }

@@ -1,6 +1,7 @@
 package gpu
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -125,25 +126,49 @@ type NodeState struct {
 	SharedGPUs int64
 }
 
-// ReadNode returns a node's state as of the scheduler's NodeInfo (assigned and assumed Pods). Every
-// plugin asks for every node in every cycle, so states are cached per node generation (NodeCache),
-// shared by every plugin and framework in the process.
+// ReadNode returns a node's state as of the scheduler's NodeInfo (assigned and assumed Pods),
+// computed afresh; plugins that read every node in every cycle use a NodeStates cache.
 func ReadNode(nodeInfo fwk.NodeInfo) NodeState {
-	return *NodeStateOf(nodeInfo)
+	return readNode(nodeInfo)
 }
 
-// NodeStateOf is ReadNode without the copy, for callers that only read: the state is shared and must
-// not be modified.
-func NodeStateOf(nodeInfo fwk.NodeInfo) *NodeState {
-	return stateCache.Get(nodeInfo, readNodeState)
+// NodeStates caches node states per NodeInfo generation, for plugins that read every node in every
+// cycle. The plugins of one scheduler framework share one (NodeStatesFor): a node's entry is then
+// computed once and stays hot. A nil *NodeStates caches nothing.
+type NodeStates struct {
+	cache NodeCache[*NodeState]
+}
+
+// Of returns the node's state; it is shared and must not be modified.
+func (c *NodeStates) Of(nodeInfo fwk.NodeInfo) *NodeState {
+	if c == nil {
+		return readNodeState(nodeInfo)
+	}
+	return c.cache.Get(nodeInfo, readNodeState)
+}
+
+// frameworkStates holds each framework's NodeStates, by its handle.
+var frameworkStates sync.Map
+
+// NodeStatesFor returns the cache shared by the plugins of the framework whose handle is h, dropped
+// when ctx ends. One cache per framework, not per process: one process may run several schedulers
+// over clusters with the same node names (gpu-sim's parallel runs), whose entries would evict each
+// other's.
+func NodeStatesFor(ctx context.Context, h any) *NodeStates {
+	if c, ok := frameworkStates.Load(h); ok {
+		return c.(*NodeStates)
+	}
+	c, loaded := frameworkStates.LoadOrStore(h, &NodeStates{})
+	if !loaded {
+		context.AfterFunc(ctx, func() { frameworkStates.Delete(h) })
+	}
+	return c.(*NodeStates)
 }
 
 func readNodeState(nodeInfo fwk.NodeInfo) *NodeState {
 	s := readNode(nodeInfo)
 	return &s
 }
-
-var stateCache NodeCache[*NodeState]
 
 // readNode computes a node's state by going through its Pods.
 func readNode(nodeInfo fwk.NodeInfo) NodeState {
@@ -250,30 +275,17 @@ func (s *NodeState) FreeMilli() int64 {
 	return free
 }
 
-// GPUChoicesKey is where a scoring plugin leaves, per node, the GPU it scored a share on, so that
-// Reserve places the share where the score assumed (see GPUChoices).
-const GPUChoicesKey fwk.StateKey = "gpu-scheduler.io/gpu-choices"
+// GPUChooserKey is where a scoring plugin that scores a share on one particular GPU of each node
+// leaves its GPUChooser, so that Reserve places the share where the score assumed.
+const GPUChooserKey fwk.StateKey = "gpu-scheduler.io/gpu-chooser"
 
-// GPUChoices maps node names to the GPU index chosen for this cycle's share. Score writes it from
-// parallel goroutines; Reserve reads it.
-type GPUChoices struct {
-	m sync.Map
-}
-
-// Clone shares the choices: a cycle's state is cloned only for preemption dry-runs, which do not
-// reserve.
-func (c *GPUChoices) Clone() fwk.StateData { return c }
-
-// Set records the GPU chosen on a node.
-func (c *GPUChoices) Set(node string, idx int) { c.m.Store(node, idx) }
-
-// Get returns the GPU chosen on a node, if any.
-func (c *GPUChoices) Get(node string) (int, bool) {
-	v, ok := c.m.Load(node)
-	if !ok {
-		return 0, false
-	}
-	return v.(int), true
+// GPUChooser picks the GPU for this cycle's share on the node Reserve was given. It answers from
+// the cycle's state and the node alone, as Score did: asking again in Reserve, for one node, costs
+// less than recording a choice for every node scored.
+type GPUChooser interface {
+	fwk.StateData
+	// ChooseGPU returns the GPU index, false when the node has no GPU for the share.
+	ChooseGPU(nodeInfo fwk.NodeInfo) (int, bool)
 }
 
 // CanTake reports whether GPU idx can hold a share of milli.

@@ -1,8 +1,10 @@
 package gpu
 
 import (
+	"context"
 	"reflect"
 	"testing"
+	"time"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
@@ -71,5 +73,44 @@ func TestFormatFractionRejectsOutOfRange(t *testing.T) {
 			}()
 			FormatFraction(m)
 		}()
+	}
+}
+
+// Two schedulers in one process (gpu-sim's parallel runs) see nodes of the same name at different
+// generations: each framework's cache keeps its own state instead of evicting the other's, and the
+// plugins of one framework share one cache.
+func TestNodeStatesFor(t *testing.T) {
+	node := st.MakeNode().Name("n").Capacity(map[v1.ResourceName]string{ResourceName: "4"}).Obj()
+	busy := framework.NewNodeInfo(st.MakePod().Name("w").UID("w").Node("n").Req(map[v1.ResourceName]string{ResourceName: "3"}).Obj())
+	busy.SetNode(node)
+	idle := framework.NewNodeInfo()
+	idle.SetNode(node)
+	ctx, cancel := context.WithCancel(context.Background())
+	handleA, handleB := new(int), new(int)
+	a, b := NodeStatesFor(ctx, handleA), NodeStatesFor(ctx, handleB)
+	if a == b || NodeStatesFor(ctx, handleA) != a {
+		t.Fatal("want one cache per framework handle")
+	}
+	first := a.Of(busy)
+	b.Of(idle)
+	if a.Of(busy) != first {
+		t.Error("another framework's entry for the same node name evicted this one's")
+	}
+	if a.Of(busy).FreeWhole() != 1 || b.Of(idle).FreeWhole() != 4 {
+		t.Errorf("FreeWhole = %d and %d, want 1 and 4", a.Of(busy).FreeWhole(), b.Of(idle).FreeWhole())
+	}
+	if allocs := testing.AllocsPerRun(50, func() { a.Of(busy) }); allocs != 0 {
+		t.Errorf("a cache hit allocates %v times", allocs)
+	}
+	if (*NodeStates)(nil).Of(idle).FreeWhole() != 4 {
+		t.Error("a nil cache must compute the state")
+	}
+	cancel()
+	deadline := time.Now().Add(5 * time.Second)
+	for NodeStatesFor(context.Background(), handleA) == a {
+		if time.Now().After(deadline) {
+			t.Fatal("the cache outlived its framework's context")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -368,6 +368,9 @@ type GangResult struct {
 func RunGangs(ctx context.Context, profile Profile, nodes []*v1.Node, jobs []GangJob, levels []config.TopologyLevel,
 	seed int64, progress func(done, total int)) (*GangResult, error) {
 	start := time.Now()
+	// The run's plugins, informers and caches end with it.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	s, err := New(ctx, profile, nodes, seed)
 	if err != nil {
 		return nil, err

@@ -40,6 +40,9 @@ type Result struct {
 // the cluster's GPUs. progress, if set, is called after every Pod.
 func Inflate(ctx context.Context, profile Profile, nodes []*v1.Node, pods []trace.Pod, seed int64, progress func(done, total int)) (*Result, error) {
 	start := time.Now()
+	// The run's plugins, informers and caches end with it.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	s, err := New(ctx, profile, nodes, seed)
 	if err != nil {
 		return nil, err

@@ -105,6 +105,9 @@ func Replay(ctx context.Context, profile Profile, nodes []*v1.Node, pods []trace
 	if len(pods) > 0 && !HasTimes(pods) {
 		return nil, ErrNoTimes
 	}
+	// The run's plugins, informers and caches end with it.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	s, err := New(ctx, profile, nodes, seed)
 	if err != nil {
 		return nil, err

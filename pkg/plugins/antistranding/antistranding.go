@@ -46,10 +46,11 @@ const (
 type AntiStranding struct {
 	milliCPUPerGPU int64
 	memoryPerGPU   int64
+	states         *gpu.NodeStates
 }
 
 // New builds the plugin from AntiStrandingArgs.
-func New(_ context.Context, obj runtime.Object, _ framework.Handle) (framework.Plugin, error) {
+func New(ctx context.Context, obj runtime.Object, h framework.Handle) (framework.Plugin, error) {
 	args, err := pluginutil.DecodeArgs[*config.AntiStrandingArgs](Name, obj)
 	if err != nil {
 		return nil, err
@@ -57,7 +58,8 @@ func New(_ context.Context, obj runtime.Object, _ framework.Handle) (framework.P
 	if err := validation.ValidateAntiStrandingArgs(field.NewPath("pluginConfig", Name, "args"), args); err != nil {
 		return nil, err
 	}
-	return &AntiStranding{milliCPUPerGPU: args.CPUPerGPU.MilliValue(), memoryPerGPU: args.MemoryPerGPU.Value()}, nil
+	return &AntiStranding{milliCPUPerGPU: args.CPUPerGPU.MilliValue(), memoryPerGPU: args.MemoryPerGPU.Value(),
+		states: gpu.NodeStatesFor(ctx, h)}, nil
 }
 
 // Name returns the plugin name.
@@ -103,7 +105,7 @@ func (pl *AntiStranding) Filter(_ context.Context, cycleState fwk.CycleState, _ 
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
-	freeGPUs := gpu.NodeStateOf(nodeInfo).FreeWhole()
+	freeGPUs := pl.states.Of(nodeInfo).FreeWhole()
 	if freeGPUs <= 0 {
 		return nil
 	}
@@ -137,7 +139,7 @@ func (pl *AntiStranding) Score(_ context.Context, cycleState fwk.CycleState, _ *
 	if err != nil {
 		return 0, fwk.AsStatus(err)
 	}
-	node := gpu.NodeStateOf(nodeInfo)
+	node := pl.states.Of(nodeInfo)
 	if node.Allocatable <= 0 {
 		return framework.MaxNodeScore, nil
 	}

@@ -27,11 +27,14 @@ const (
 )
 
 // GPUBinPacking is a Score plugin preferring the node left with the fewest free GPUs.
-type GPUBinPacking struct{}
+type GPUBinPacking struct {
+	states *gpu.NodeStates
+}
 
-// New builds the plugin; it takes no args (its weight is set in the profile).
-func New(_ context.Context, _ runtime.Object, _ framework.Handle) (framework.Plugin, error) {
-	return &GPUBinPacking{}, nil
+// New builds the plugin; it takes no args (its weight is set in the profile). It shares the
+// framework's node state cache until ctx ends.
+func New(ctx context.Context, _ runtime.Object, h framework.Handle) (framework.Plugin, error) {
+	return &GPUBinPacking{states: gpu.NodeStatesFor(ctx, h)}, nil
 }
 
 // Name returns the plugin name.
@@ -56,12 +59,12 @@ func (*GPUBinPacking) PreScore(_ context.Context, cycleState fwk.CycleState, pod
 
 // Score returns the free GPU thousandths the node would have left (a share goes where GPUFit's
 // Reserve will put it); NormalizeScore turns fewer into better.
-func (*GPUBinPacking) Score(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
+func (pl *GPUBinPacking) Score(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
 	s, err := pluginutil.ReadState[*preScoreState](cycleState, preScoreStateKey)
 	if err != nil {
 		return 0, fwk.AsStatus(err)
 	}
-	node := gpu.NodeStateOf(nodeInfo)
+	node := pl.states.Of(nodeInfo)
 	if !node.Fits(s.demand) {
 		return 0, nil // Filter removes such a node; never a negative leftover
 	}

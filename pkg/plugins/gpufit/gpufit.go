@@ -49,11 +49,12 @@ const (
 // GPUFit is a Filter and Reserve plugin on whole and shared GPUs.
 type GPUFit struct {
 	handle framework.Handle
+	states *gpu.NodeStates
 }
 
 // New builds the plugin; it takes no args.
-func New(_ context.Context, _ runtime.Object, h framework.Handle) (framework.Plugin, error) {
-	return &GPUFit{handle: h}, nil
+func New(ctx context.Context, _ runtime.Object, h framework.Handle) (framework.Plugin, error) {
+	return &GPUFit{handle: h, states: gpu.NodeStatesFor(ctx, h)}, nil
 }
 
 // Name returns the plugin name.
@@ -85,12 +86,12 @@ func (*GPUFit) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.P
 func (*GPUFit) PreFilterExtensions() framework.PreFilterExtensions { return nil }
 
 // Filter compares the Pod's demand with the node's GPUs, one by one for shares.
-func (*GPUFit) Filter(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
+func (pl *GPUFit) Filter(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
 	s, err := pluginutil.ReadState[*preFilterState](cycleState, preFilterStateKey)
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
-	node := gpu.NodeStateOf(nodeInfo)
+	node := pl.states.Of(nodeInfo)
 	switch {
 	case node.Allocatable == 0:
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoGPUs)
@@ -104,7 +105,7 @@ func (*GPUFit) Filter(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, n
 	return fwk.NewStatus(fwk.Unschedulable, ReasonInsufficientGPUs)
 }
 
-// Reserve picks the GPU for a share (the one a scoring plugin chose, see gpu.GPUChoices, else the
+// Reserve picks the GPU for a share (the one a scoring plugin's gpu.GPUChooser picks, else the
 // shared GPU it fits most tightly, else a free one) and writes it on the assumed Pod, so the next
 // scheduling cycles see it before the Pod is bound.
 func (pl *GPUFit) Reserve(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodeName string) *fwk.Status {
@@ -119,8 +120,8 @@ func (pl *GPUFit) Reserve(_ context.Context, cycleState fwk.CycleState, pod *v1.
 	node := gpu.ReadNode(nodeInfo)
 	idx := node.PickGPU(s.demand.Share)
 	// A scoring plugin may have scored the node with the share on another GPU: honour it.
-	if choices, err := pluginutil.ReadState[*gpu.GPUChoices](cycleState, gpu.GPUChoicesKey); err == nil {
-		if chosen, ok := choices.Get(nodeName); ok && node.CanTake(s.demand.Share, chosen) {
+	if chooser, err := pluginutil.ReadState[gpu.GPUChooser](cycleState, gpu.GPUChooserKey); err == nil {
+		if chosen, ok := chooser.ChooseGPU(nodeInfo); ok && node.CanTake(s.demand.Share, chosen) {
 			idx = chosen
 		}
 	}

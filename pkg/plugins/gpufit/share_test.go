@@ -164,3 +164,46 @@ func TestPreBindRecordsTheGPUIndex(t *testing.T) {
 		t.Errorf("PreBind of a deleted pod = %v, want an error", s)
 	}
 }
+
+// fixedChooser stands in for a scoring plugin that scored the share on one GPU.
+type fixedChooser int
+
+func (c fixedChooser) Clone() fwk.StateData               { return c }
+func (c fixedChooser) ChooseGPU(fwk.NodeInfo) (int, bool) { return int(c), c >= 0 }
+
+func TestReserveHonoursTheScoringPluginsChoice(t *testing.T) {
+	// GPU 0 holds 0.5 and GPU 1 holds 0.3: a 0.2 share fits GPU 0 most tightly.
+	node := plugintest.GPUNode("n", "8", "32Gi", 2)
+	existing := []*v1.Pod{onGPU("a", "0.5", "0", "n"), onGPU("b", "0.3", "1", "n")}
+	tests := []struct {
+		name    string
+		chooser fwk.StateData
+		want    string
+	}{
+		{name: "no chooser: the tightest GPU", want: "0"},
+		{name: "the chosen GPU", chooser: fixedChooser(1), want: "1"},
+		{name: "a choice without room falls back to the tightest", chooser: fixedChooser(5), want: "0"},
+		{name: "no choice falls back to the tightest", chooser: fixedChooser(-1), want: "0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fh, err := newHandle(cache.NewSnapshot(existing, []*v1.Node{node}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pl, pod, state := &GPUFit{handle: fh}, sharePod("p", "0.2"), framework.NewCycleState()
+			if _, status := pl.PreFilter(context.Background(), state, pod, nil); !status.IsSuccess() {
+				t.Fatal(status)
+			}
+			if tt.chooser != nil {
+				state.Write(gpu.GPUChooserKey, tt.chooser)
+			}
+			if status := pl.Reserve(context.Background(), state, pod, "n"); !status.IsSuccess() {
+				t.Fatal(status)
+			}
+			if got := pod.Annotations[gpu.GPUIndexAnnotation]; got != tt.want {
+				t.Errorf("GPU index = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -51,6 +51,7 @@ type GPUFragmentation struct {
 	// before caches each node's fragmentation under a workload: only the nodes a placement changed
 	// are measured again.
 	before gpu.NodeCache[measured]
+	states *gpu.NodeStates
 }
 
 // measured is a node's fragmentation under one workload.
@@ -69,7 +70,7 @@ func New(ctx context.Context, obj runtime.Object, h framework.Handle) (framework
 	if err := validation.ValidateGPUFragmentationArgs(field.NewPath("pluginConfig", Name, "args"), args); err != nil {
 		return nil, err
 	}
-	pl := &GPUFragmentation{modelLabel: args.ModelLabel, learned: newWindow(int(args.WindowSize))}
+	pl := &GPUFragmentation{modelLabel: args.ModelLabel, learned: newWindow(int(args.WindowSize)), states: gpu.NodeStatesFor(ctx, h)}
 	if len(args.Workload) > 0 {
 		shapes, err := shapesOf(args.Workload)
 		if err != nil {
@@ -139,11 +140,29 @@ func (pl *GPUFragmentation) PreScore(_ context.Context, cycleState fwk.CycleStat
 	if w.Empty() {
 		return fwk.NewStatus(fwk.Skip) // nothing learned yet: every node would score the same
 	}
-	cycleState.Write(preScoreStateKey, &preScoreState{workload: w, pod: shape, demand: demand})
+	state := &preScoreState{workload: w, pod: shape, demand: demand}
+	cycleState.Write(preScoreStateKey, state)
 	if demand.Share > 0 {
-		cycleState.Write(gpu.GPUChoicesKey, &gpu.GPUChoices{})
+		cycleState.Write(gpu.GPUChooserKey, &shareChooser{pl: pl, s: state})
 	}
 	return nil
+}
+
+// shareChooser tells Reserve which GPU Score assumed for the share: the same computation on the
+// same node, once.
+type shareChooser struct {
+	pl *GPUFragmentation
+	s  *preScoreState
+}
+
+// Clone shares the chooser: it holds only immutable state.
+func (c *shareChooser) Clone() fwk.StateData { return c }
+
+// ChooseGPU implements gpu.GPUChooser.
+func (c *shareChooser) ChooseGPU(nodeInfo fwk.NodeInfo) (int, bool) {
+	cpu, mem, model := c.pl.resourcesLeft(c.s, nodeInfo)
+	idx, _ := c.pl.bestGPU(c.s, c.pl.states.Of(nodeInfo), cpu-c.s.pod.MilliCPU, mem-c.s.pod.Memory, model)
+	return idx, idx >= 0
 }
 
 func (pl *GPUFragmentation) workload() *gpu.Workload {
@@ -182,16 +201,14 @@ func (pl *GPUFragmentation) Score(_ context.Context, cycleState fwk.CycleState, 
 	if s.workload.Empty() {
 		return 0, nil
 	}
-	alloc, used := nodeInfo.GetAllocatable(), nodeInfo.GetRequested()
-	cpu, mem := alloc.GetMilliCPU()-used.GetMilliCPU(), alloc.GetMemory()-used.GetMemory()
-	model := nodeInfo.Node().Labels[pl.modelLabel]
-	node := gpu.NodeStateOf(nodeInfo)
+	cpu, mem, model := pl.resourcesLeft(s, nodeInfo)
+	node := pl.states.Of(nodeInfo)
 	before := pl.fragmentationNow(s.workload, nodeInfo, node, cpu, mem, model)
 	cpu, mem = cpu-s.pod.MilliCPU, mem-s.pod.Memory
 	var after float64
 	switch {
 	case s.demand.Share > 0:
-		after = pl.bestGPU(cycleState, s, nodeInfo.Node().Name, node, cpu, mem, model)
+		_, after = pl.bestGPU(s, node, cpu, mem, model)
 	case node.Fits(s.demand):
 		var buf [gpu.MaxGPUsPerNode]int64
 		after = s.workload.Fragmentation(cpu, mem, model, node.FreeSlicesAfter(s.demand, -1, buf[:0]))
@@ -202,9 +219,20 @@ func (pl *GPUFragmentation) Score(_ context.Context, cycleState fwk.CycleState, 
 	return int64((after - before) * scoreScale), nil
 }
 
+// resourcesLeft is the node's free CPU and memory before the Pod, and its GPU model when the
+// workload cares.
+func (pl *GPUFragmentation) resourcesLeft(s *preScoreState, nodeInfo fwk.NodeInfo) (cpu, mem int64, model string) {
+	alloc, used := nodeInfo.GetAllocatable(), nodeInfo.GetRequested()
+	if s.workload.NeedsModel() {
+		model = nodeInfo.Node().Labels[pl.modelLabel]
+	}
+	return alloc.GetMilliCPU() - used.GetMilliCPU(), alloc.GetMemory() - used.GetMemory(), model
+}
+
 // bestGPU finds the GPU where the share adds the least fragmentation (FGD's GPU-level choice; on a
-// tie, the tightest fit), records it for Reserve, and returns the node's fragmentation after.
-func (pl *GPUFragmentation) bestGPU(cycleState fwk.CycleState, s *preScoreState, nodeName string, node *gpu.NodeState, cpu, mem int64, model string) float64 {
+// tie, the tightest fit), and the node's fragmentation after; -1 and the fragmentation as it is
+// when no GPU has room. cpu and mem are what the node has left after the Pod.
+func (pl *GPUFragmentation) bestGPU(s *preScoreState, node *gpu.NodeState, cpu, mem int64, model string) (int, float64) {
 	var cbuf [gpu.MaxGPUsPerNode]int
 	var buf [gpu.MaxGPUsPerNode]int64
 	best, bestFrag, bestFree := -1, 0.0, int64(0)
@@ -216,12 +244,9 @@ func (pl *GPUFragmentation) bestGPU(cycleState fwk.CycleState, s *preScoreState,
 		}
 	}
 	if best < 0 {
-		return s.workload.Fragmentation(cpu, mem, model, node.FreeSlices(buf[:0]))
+		return -1, s.workload.Fragmentation(cpu, mem, model, node.FreeSlices(buf[:0]))
 	}
-	if choices, err := pluginutil.ReadState[*gpu.GPUChoices](cycleState, gpu.GPUChoicesKey); err == nil {
-		choices.Set(nodeName, best)
-	}
-	return bestFrag
+	return best, bestFrag
 }
 
 // ScoreExtensions returns the plugin itself for NormalizeScore.

@@ -163,3 +163,32 @@ func TestNewRejectsBadArgs(t *testing.T) {
 		}
 	}
 }
+
+// FGD's GPU-level choice: the share goes where it adds the least fragmentation, which Reserve then
+// honours, even when another GPU fits it more tightly.
+func TestShareGoesToTheGPUScoreAssumed(t *testing.T) {
+	pl := newPlugin(t, &configv1.GPUFragmentationArgs{})
+	learn(t, pl, 20, func(i int) *v1.Pod { return halfPod(fmt.Sprint("h", i)) })
+	// GPU 0 has 500 free, GPU 1 700. A 0.2 share on GPU 0 leaves 300 that halves cannot use; on
+	// GPU 1 it leaves 500 and 500, both usable.
+	ni := plugintest.NodeInfo(plugintest.GPUNode("n", "32", "128Gi", 2), onGPU("a", "n", "0.5", "0"), onGPU("b", "n", "0.3", "1"))
+	pod := plugintest.GPUPod("p", "2", "8Gi", 0).Annotation(gpu.FractionAnnotation, "0.2").Obj()
+	state := framework.NewCycleState()
+	if s := pl.PreScore(context.Background(), state, pod, []fwk.NodeInfo{ni}); !s.IsSuccess() {
+		t.Fatal(s)
+	}
+	data, err := state.Read(gpu.GPUChooserKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if idx, ok := data.(gpu.GPUChooser).ChooseGPU(ni); !ok || idx != 1 {
+		t.Errorf("ChooseGPU = %d, %v; want 1, true", idx, ok)
+	}
+	if score, s := pl.Score(context.Background(), state, pod, ni); !s.IsSuccess() || score != 0 {
+		t.Errorf("Score = %d, %v; want 0 (no fragmentation added on GPU 1)", score, s)
+	}
+	full := plugintest.NodeInfo(plugintest.GPUNode("full", "32", "128Gi", 1), onGPU("c", "full", "0.9", "0"))
+	if idx, ok := data.(gpu.GPUChooser).ChooseGPU(full); ok {
+		t.Errorf("ChooseGPU on a node without room = %d, want none", idx)
+	}
+}
