@@ -38,6 +38,15 @@ type Workload struct {
 	models map[string]uint64
 	// nodeModels caches a node label value (any case) to its bit, so measuring does not allocate.
 	nodeModels sync.Map
+	// constrained is the GPU demand of the shapes limited to some models, by model set.
+	constrained []modelDemand
+}
+
+// modelDemand is the share of the workload's GPU demand (GPUs x thousandths) that only the models
+// in bits can serve.
+type modelDemand struct {
+	bits  uint64
+	share float64
 }
 
 // shapeGroup is the GPU shapes with one per-GPU share threshold, GPU count and model set. A learned
@@ -95,12 +104,19 @@ func NewWorkload(shapes []Shape) *Workload {
 		models    uint64
 	}
 	index := map[groupKey]int{}
+	var demand float64
+	byModels := map[uint64]float64{}
 	for _, s := range shapes {
 		if s.Weight <= 0 || s.GPUs == 0 {
 			continue
 		}
 		k := groupKey{gpus: s.GPUs, models: w.modelBits(s.Models),
 			threshold: sort.Search(len(w.thresholds), func(i int) bool { return w.thresholds[i] > s.GPUMilli }) - 1}
+		d := s.Weight * float64(s.GPUs*s.GPUMilli)
+		demand += d
+		if k.models != 0 {
+			byModels[k.models] += d
+		}
 		i, ok := index[k]
 		if !ok {
 			i = len(w.groups)
@@ -112,6 +128,11 @@ func NewWorkload(shapes []Shape) *Workload {
 		g.maxCPU, g.maxMemory = max(g.maxCPU, s.MilliCPU), max(g.maxMemory, s.Memory)
 		g.shapes = append(g.shapes, sizedShape{milliCPU: s.MilliCPU, memory: s.Memory, weight: s.Weight})
 	}
+	for bits, d := range byModels {
+		w.constrained = append(w.constrained, modelDemand{bits: bits, share: d / demand})
+	}
+	// Map order is random; summing in a fixed order keeps scores reproducible.
+	sort.Slice(w.constrained, func(i, j int) bool { return w.constrained[i].bits < w.constrained[j].bits })
 	for i := range w.groups {
 		sort.SliceStable(w.groups[i].shapes, func(a, b int) bool {
 			return w.groups[i].shapes[a].milliCPU < w.groups[i].shapes[b].milliCPU

@@ -121,13 +121,16 @@ type preScoreState struct {
 	workload *gpu.Workload
 	pod      gpu.Shape
 	demand   gpu.Demand
+	// scarcity prices GPU models for the workload's model-constrained shapes; nil without any.
+	scarcity *gpu.Scarcity
 }
 
 // Clone shares the state: it is never modified after PreScore.
 func (s *preScoreState) Clone() fwk.StateData { return s }
 
-// PreScore fixes the workload for this cycle and reads the Pod's shape.
-func (pl *GPUFragmentation) PreScore(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
+// PreScore fixes the workload for this cycle, reads the Pod's shape and, when some shapes are
+// limited to GPU models, prices the models from the feasible nodes' free capacity.
+func (pl *GPUFragmentation) PreScore(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
 	shape, err := gpu.ShapeOf(pod)
 	if err != nil {
 		return fwk.AsStatus(err)
@@ -140,7 +143,7 @@ func (pl *GPUFragmentation) PreScore(_ context.Context, cycleState fwk.CycleStat
 	if w.Empty() {
 		return fwk.NewStatus(fwk.Skip) // nothing learned yet: every node would score the same
 	}
-	state := &preScoreState{workload: w, pod: shape, demand: demand}
+	state := &preScoreState{workload: w, pod: shape, demand: demand, scarcity: w.Scarcity(nodes, pl.states, pl.modelLabel)}
 	cycleState.Write(preScoreStateKey, state)
 	if demand.Share > 0 {
 		cycleState.Write(gpu.GPUChooserKey, &shareChooser{pl: pl, s: state})
@@ -192,7 +195,8 @@ func (pl *GPUFragmentation) fragmentationNow(w *gpu.Workload, nodeInfo fwk.NodeI
 }
 
 // Score is the fragmentation the placement adds to the node (negative when it removes some, e.g. by
-// filling a slice nothing else could use); NormalizeScore turns less into better.
+// filling a slice nothing else could use), plus what taking the node's GPU model costs the shapes
+// limited to it (gpu.Scarcity); NormalizeScore turns less into better.
 func (pl *GPUFragmentation) Score(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
 	s, err := pluginutil.ReadState[*preScoreState](cycleState, preScoreStateKey)
 	if err != nil {
@@ -216,7 +220,8 @@ func (pl *GPUFragmentation) Score(_ context.Context, cycleState fwk.CycleState, 
 		var buf [gpu.MaxGPUsPerNode]int64
 		after = s.workload.Fragmentation(cpu, mem, model, node.FreeSlices(buf[:0]))
 	}
-	return int64((after - before) * scoreScale), nil
+	added := after - before + s.scarcity.Cost(model, s.demand.Milli())
+	return int64(added * scoreScale), nil
 }
 
 // resourcesLeft is the node's free CPU and memory before the Pod, and its GPU model when the

@@ -101,7 +101,7 @@ func TestPreFilter(t *testing.T) {
 		{name: "blank", models: strPtr("  "), wantErr: "empty list"},
 		{name: "empty entry", models: strPtr("a||b"), wantErr: "has an empty entry"},
 		{name: "trailing separator", models: strPtr(a100 + ","), wantErr: "has an empty entry"},
-		{name: "duplicate", models: strPtr(a100 + "|" + strings.ToLower(a100)), wantErr: "appears twice"},
+		{name: "a repeat is harmless", models: strPtr(a100 + "|" + strings.ToLower(a100))},
 		{name: "invalid label value", models: strPtr("NVIDIA A100"), wantErr: "is not a valid label value"},
 		{name: "invalid character", models: strPtr("nvidia/a100"), wantErr: "is not a valid label value"},
 		{name: "too many entries", models: strPtr(strings.Join(many, "|")), wantErr: "65 entries, at most 64 allowed"},

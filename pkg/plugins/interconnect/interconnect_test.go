@@ -113,7 +113,6 @@ func TestPreFilterMalformed(t *testing.T) {
 	}{
 		{name: "empty required", annotation: gpu.InterconnectAnnotation, value: "", wantErr: "empty list"},
 		{name: "empty entry", annotation: gpu.InterconnectAnnotation, value: "infiniband||roce", wantErr: "has an empty entry"},
-		{name: "duplicate", annotation: gpu.InterconnectAnnotation, value: "roce,RoCE", wantErr: "appears twice"},
 		{name: "invalid characters", annotation: gpu.InterconnectAnnotation, value: "info band", wantErr: "is not a valid label value"},
 		{name: "malformed preferred", annotation: gpu.PreferredInterconnectAnnotation, value: "nvlink|", wantErr: "has an empty entry"},
 	}
