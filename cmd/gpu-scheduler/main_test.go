@@ -122,6 +122,9 @@ func TestShippedConfigExpands(t *testing.T) {
 	if _, on := points["preFilter"]["Coscheduling"]; on {
 		t.Error("Coscheduling's PreFilter should be off (throughput; see the config's comment)")
 	}
+	if _, on := points["score"]["NodeResourcesBalancedAllocation"]; on {
+		t.Error("NodeResourcesBalancedAllocation should be off (it works against packing; see the config's comment)")
+	}
 	for name, weight := range map[string]int32{"Interconnect": 3, "GPUBinPacking": 2, "AntiStranding": 2, "GPUFragmentation": 40} {
 		if got := points["score"][name]; got != weight {
 			t.Errorf("score weight of %s = %d, want %d", name, got, weight)
