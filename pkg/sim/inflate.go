@@ -31,8 +31,11 @@ type Result struct {
 	WallSeconds   float64        `json:"wall_seconds"`
 	FailedReasons map[string]int `json:"failed_reasons"`
 	// Fractional counts Pods asking for a share of one GPU; they share GPUs as in the daemon.
-	Fractional int     `json:"fractional"`
-	Timeline   []Point `json:"-"`
+	Fractional int `json:"fractional"`
+	// FFDCeilingPct is what an offline first-fit-decreasing packing of the Pods arrived by 100%
+	// allocates (FFDCeiling): a reference for AllocPctAt100 that depends on the seed, not the profile.
+	FFDCeilingPct float64 `json:"ffd_ceiling_pct"`
+	Timeline      []Point `json:"-"`
 }
 
 // Inflate runs the published openb experiment's arrival-only replay: pods arrive in order, each is
@@ -57,6 +60,7 @@ func Inflate(ctx context.Context, profile Profile, nodes []*v1.Node, pods []trac
 	}
 	frag := newFragTracker(s.Nodes(), shapesOf(pods))
 	var arrived, allocated int64
+	var shares []int64 // arrived by 100%
 	reached := false
 	for i := range pods {
 		if err := ctx.Err(); err != nil {
@@ -66,6 +70,9 @@ func Inflate(ctx context.Context, profile Profile, nodes []*v1.Node, pods []trac
 		pod := p.Pod
 		if share := p.GPUMilli; share > 0 && share < gpu.MilliPerGPU {
 			res.Fractional++
+			if !reached {
+				shares = append(shares, share)
+			}
 		}
 		placed, err := s.Schedule(pod)
 		if err != nil {
@@ -87,6 +94,7 @@ func Inflate(ctx context.Context, profile Profile, nodes []*v1.Node, pods []trac
 		if !reached && pt.ArrivedPct >= 100 {
 			reached = true
 			res.AllocPctAt100, res.FragPctAt100 = pt.AllocPct, pt.FragPct
+			res.FFDCeilingPct = FFDCeiling(shares, arrived, res.GPUTotal)
 		}
 		if progress != nil {
 			progress(i+1, len(pods))
@@ -95,6 +103,7 @@ func Inflate(ctx context.Context, profile Profile, nodes []*v1.Node, pods []trac
 	if !reached && len(res.Timeline) > 0 {
 		last := res.Timeline[len(res.Timeline)-1]
 		res.AllocPctAt100, res.FragPctAt100 = last.AllocPct, last.FragPct
+		res.FFDCeilingPct = FFDCeiling(shares, arrived, res.GPUTotal)
 	}
 	res.WallSeconds = time.Since(start).Seconds()
 	return res, nil

@@ -232,6 +232,9 @@ func TestInflateEndToEnd(t *testing.T) {
 		if run["fractional"].(float64) == 0 {
 			t.Errorf("run %v: no fractional pods counted, the workload has some", run["profile"])
 		}
+		if c := run["ffd_ceiling_pct"].(float64); c <= 0 || c > 100 || c < run["gpu_alloc_pct_at_100"].(float64)-5 {
+			t.Errorf("run %v: ffd_ceiling_pct %v beside an allocation of %v", run["profile"], c, run["gpu_alloc_pct_at_100"])
+		}
 		if total, sched, failed := run["pods_total"].(float64), run["pods_scheduled"].(float64), run["pods_failed"].(float64); sched+failed != total {
 			t.Errorf("run %v: scheduled %v + failed %v != total %v", run["profile"], sched, failed, total)
 		}

@@ -48,6 +48,8 @@ type ProfileMean struct {
 	PodsFailedMean      float64 `json:"pods_failed_mean"`
 	WallSecondsMean     float64 `json:"wall_seconds_mean"`
 	FractionalMean      float64 `json:"fractional_mean"`
+	// FFDCeilingMean is what an offline packer reaches on the same seeds (sim.FFDCeiling).
+	FFDCeilingMean float64 `json:"ffd_ceiling_pct_mean"`
 }
 
 // Summary is summary.json. Runs holds *sim.Result (inflate) or *sim.ReplayResult (replay).
@@ -78,7 +80,7 @@ func writeJSON(path string, v any) error {
 func Means(profiles []string, runs []*sim.Result) []ProfileMean {
 	out := make([]ProfileMean, 0, len(profiles))
 	for _, name := range profiles {
-		var alloc, frag, failed, wall, frac []float64
+		var alloc, frag, failed, wall, frac, ceiling []float64
 		for _, r := range runs {
 			if r.Profile != name {
 				continue
@@ -88,6 +90,7 @@ func Means(profiles []string, runs []*sim.Result) []ProfileMean {
 			failed = append(failed, float64(r.PodsFailed))
 			wall = append(wall, r.WallSeconds)
 			frac = append(frac, float64(r.Fractional))
+			ceiling = append(ceiling, r.FFDCeilingPct)
 		}
 		m := ProfileMean{Profile: name, Seeds: len(alloc)}
 		m.AllocPctAt100Mean, m.AllocPctAt100Stddev = meanStddev(alloc)
@@ -95,6 +98,7 @@ func Means(profiles []string, runs []*sim.Result) []ProfileMean {
 		m.PodsFailedMean, _ = meanStddev(failed)
 		m.WallSecondsMean, _ = meanStddev(wall)
 		m.FractionalMean, _ = meanStddev(frac)
+		m.FFDCeilingMean, _ = meanStddev(ceiling)
 		out = append(out, m)
 	}
 	return out
@@ -300,11 +304,11 @@ func count(v float64) string {
 // PrintInflateTable writes the per-profile means over seeds.
 func PrintInflateTable(w io.Writer, means []ProfileMean) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "profile\tseeds\talloc% @100\tfrag% @100\tpods failed\twall s\tfractional pods")
+	fmt.Fprintln(tw, "profile\tseeds\talloc% @100\tfrag% @100\tpods failed\twall s\tfractional pods\toffline FFD %")
 	for _, m := range means {
-		fmt.Fprintf(tw, "%s\t%d\t%.2f ± %.2f\t%.2f ± %.2f\t%s\t%.1f\t%s\n", m.Profile, m.Seeds,
+		fmt.Fprintf(tw, "%s\t%d\t%.2f ± %.2f\t%.2f ± %.2f\t%s\t%.1f\t%s\t%.2f\n", m.Profile, m.Seeds,
 			m.AllocPctAt100Mean, m.AllocPctAt100Stddev, m.FragPctAt100Mean, m.FragPctAt100Stddev,
-			count(m.PodsFailedMean), m.WallSecondsMean, count(m.FractionalMean))
+			count(m.PodsFailedMean), m.WallSecondsMean, count(m.FractionalMean), m.FFDCeilingMean)
 	}
 	tw.Flush()
 }
