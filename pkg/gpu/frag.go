@@ -21,12 +21,12 @@ type Shape struct {
 	Weight float64
 }
 
-// maxThresholds bounds the distinct per-GPU shares a Workload tells apart, so measuring a node needs
-// only fixed scratch space; shares beyond it are rounded down onto their neighbours.
+// maxThresholds bounds the distinct per-GPU shares a Workload tells apart, and so its groups;
+// shares beyond it are rounded down onto their neighbours.
 const maxThresholds = 128
 
 // Workload is a distribution of Pod shapes, prepared so that measuring a node's fragmentation costs
-// one pass over its GPUs and thresholds plus one step per group of shapes, and allocates nothing.
+// sorting its GPUs' free slices plus one step per group of shapes, and allocates nothing.
 type Workload struct {
 	// groups are the GPU shapes by what decides whether they fit besides CPU and memory.
 	groups []shapeGroup
@@ -53,8 +53,9 @@ type modelDemand struct {
 // workload holds hundreds of shapes differing only in CPU and memory; most nodes have room for the
 // largest of a group, and then the whole group fits in one comparison.
 type shapeGroup struct {
-	threshold int
-	gpus      int64
+	// share is the per-GPU share the group's shapes need free on each of gpus GPUs (their threshold).
+	share int64
+	gpus  int64
 	// models is the set of accepted model bits; 0 accepts any model.
 	models uint64
 	weight float64
@@ -121,7 +122,7 @@ func NewWorkload(shapes []Shape) *Workload {
 		if !ok {
 			i = len(w.groups)
 			index[k] = i
-			w.groups = append(w.groups, shapeGroup{threshold: k.threshold, gpus: k.gpus, models: k.models})
+			w.groups = append(w.groups, shapeGroup{share: w.thresholds[k.threshold], gpus: k.gpus, models: k.models})
 		}
 		g := &w.groups[i]
 		g.weight += s.Weight
@@ -133,6 +134,8 @@ func NewWorkload(shapes []Shape) *Workload {
 	}
 	// Map order is random; summing in a fixed order keeps scores reproducible.
 	sort.Slice(w.constrained, func(i, j int) bool { return w.constrained[i].bits < w.constrained[j].bits })
+	// By ascending share, so that measuring a node sweeps its sorted free slices once.
+	sort.SliceStable(w.groups, func(i, j int) bool { return w.groups[i].share < w.groups[j].share })
 	for i := range w.groups {
 		sort.SliceStable(w.groups[i].shapes, func(a, b int) bool {
 			return w.groups[i].shapes[a].milliCPU < w.groups[i].shapes[b].milliCPU
@@ -180,23 +183,31 @@ func (w *Workload) Fragmentation(milliCPU, memory int64, model string, free []in
 	if total == 0 || w.weight == 0 {
 		return 0
 	}
-	// For each threshold: how many GPUs have at least that much free, and how much free capacity
-	// sits in slices below it.
-	var usable, small [maxThresholds]int64
-	for _, f := range free {
-		for t, m := range w.thresholds {
-			if f >= m {
-				usable[t]++
-			} else {
-				small[t] += f
-			}
-		}
+	// The free slices in ascending order; sweeping them with the groups' ascending shares gives, for
+	// each group, how many GPUs have its share free and how much free capacity sits below it.
+	var buf [16]int64
+	sorted := buf[:0]
+	if len(free) > len(buf) {
+		sorted = make([]int64, 0, len(free))
 	}
+	for _, f := range free {
+		i := len(sorted)
+		sorted = append(sorted, f)
+		for ; i > 0 && sorted[i-1] > f; i-- {
+			sorted[i] = sorted[i-1]
+		}
+		sorted[i] = f
+	}
+	below, small := 0, int64(0)
 	modelBit := w.modelBit(model)
 	frag := w.noGPUWeight * float64(total)
 	for i := range w.groups {
 		g := &w.groups[i]
-		if usable[g.threshold] < g.gpus || (g.models != 0 && g.models&modelBit == 0) {
+		for below < len(sorted) && sorted[below] < g.share {
+			small += sorted[below]
+			below++
+		}
+		if int64(len(sorted)-below) < g.gpus || (g.models != 0 && g.models&modelBit == 0) {
 			frag += g.weight * float64(total)
 			continue
 		}
@@ -212,7 +223,7 @@ func (w *Workload) Fragmentation(milliCPU, memory int64, model string, free []in
 				}
 			}
 		}
-		frag += fit*float64(small[g.threshold]) + (g.weight-fit)*float64(total)
+		frag += fit*float64(small) + (g.weight-fit)*float64(total)
 	}
 	return frag / w.weight
 }

@@ -48,14 +48,15 @@ type GPUFragmentation struct {
 	cached        *gpu.Workload
 	cachedVersion uint64
 
-	// before caches each node's fragmentation under a workload: only the nodes a placement changed
-	// are measured again.
+	// before caches each node's state and fragmentation under a workload: only the nodes a
+	// placement changed are measured again, and Score looks up one entry per node.
 	before gpu.NodeCache[measured]
 	states *gpu.NodeStates
 }
 
-// measured is a node's fragmentation under one workload.
+// measured is a node's GPU state, and its fragmentation under one workload.
 type measured struct {
+	state    *gpu.NodeState
 	workload *gpu.Workload
 	value    float64
 }
@@ -183,15 +184,19 @@ func (pl *GPUFragmentation) workload() *gpu.Workload {
 	return pl.cached
 }
 
-// fragmentationNow is the node's fragmentation under w as it stands, cached per NodeInfo generation.
-func (pl *GPUFragmentation) fragmentationNow(w *gpu.Workload, nodeInfo fwk.NodeInfo, node *gpu.NodeState, cpu, mem int64, model string) float64 {
-	if m, ok := pl.before.Lookup(nodeInfo); ok && m.workload == w {
-		return m.value
+// measure returns the node's GPU state and its fragmentation under w as it stands, cached per
+// NodeInfo generation.
+func (pl *GPUFragmentation) measure(w *gpu.Workload, nodeInfo fwk.NodeInfo, cpu, mem int64, model string) (*gpu.NodeState, float64) {
+	m, ok := pl.before.Lookup(nodeInfo)
+	if !ok {
+		m.state = pl.states.Of(nodeInfo)
 	}
-	var buf [gpu.MaxGPUsPerNode]int64
-	m := measured{workload: w, value: w.Fragmentation(cpu, mem, model, node.FreeSlices(buf[:0]))}
-	pl.before.Set(nodeInfo, m)
-	return m.value
+	if !ok || m.workload != w {
+		var buf [gpu.MaxGPUsPerNode]int64
+		m.workload, m.value = w, w.Fragmentation(cpu, mem, model, m.state.FreeSlices(buf[:0]))
+		pl.before.Set(nodeInfo, m)
+	}
+	return m.state, m.value
 }
 
 // Score is the fragmentation the placement adds to the node (negative when it removes some, e.g. by
@@ -206,8 +211,7 @@ func (pl *GPUFragmentation) Score(_ context.Context, cycleState fwk.CycleState, 
 		return 0, nil
 	}
 	cpu, mem, model := pl.resourcesLeft(s, nodeInfo)
-	node := pl.states.Of(nodeInfo)
-	before := pl.fragmentationNow(s.workload, nodeInfo, node, cpu, mem, model)
+	node, before := pl.measure(s.workload, nodeInfo, cpu, mem, model)
 	cpu, mem = cpu-s.pod.MilliCPU, mem-s.pod.Memory
 	var after float64
 	switch {
