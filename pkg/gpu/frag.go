@@ -130,7 +130,9 @@ func NewWorkload(shapes []Shape) *Workload {
 		g.shapes = append(g.shapes, sizedShape{milliCPU: s.MilliCPU, memory: s.Memory, weight: s.Weight})
 	}
 	for bits, d := range byModels {
-		w.constrained = append(w.constrained, modelDemand{bits: bits, share: d / demand})
+		if demand > 0 {
+			w.constrained = append(w.constrained, modelDemand{bits: bits, share: d / demand})
+		}
 	}
 	// Map order is random; summing in a fixed order keeps scores reproducible.
 	sort.Slice(w.constrained, func(i, j int) bool { return w.constrained[i].bits < w.constrained[j].bits })

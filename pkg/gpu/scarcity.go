@@ -20,9 +20,9 @@ type Scarcity struct {
 	price [64]float64 // by model bit position
 }
 
-// Scarcity measures the free capacity of nodes (a scheduling cycle's feasible nodes: a sample of
-// the cluster wide enough for ratios) and prices each model. nil when no shape is limited to
-// models.
+// Scarcity measures the free capacity of nodes (the whole cluster: the nodes a Pod could use would
+// skew the ratios, e.g. a Pod accepting two models sees only those) and prices each model. nil when
+// no shape is limited to models.
 func (w *Workload) Scarcity(nodes []fwk.NodeInfo, states *NodeStates, modelLabel string) *Scarcity {
 	if len(w.constrained) == 0 {
 		return nil

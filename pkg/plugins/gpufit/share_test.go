@@ -70,7 +70,7 @@ func TestFilterShares(t *testing.T) {
 func reserve(t *testing.T, pod *v1.Pod, node *v1.Node, existing ...*v1.Pod) (*GPUFit, *fwk.Status) {
 	t.Helper()
 	snapshot := cache.NewSnapshot(existing, []*v1.Node{node})
-	fh, err := newHandle(snapshot)
+	fh, err := plugintest.Handle(snapshot)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestReserveHonoursTheScoringPluginsChoice(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fh, err := newHandle(cache.NewSnapshot(existing, []*v1.Node{node}))
+			fh, err := plugintest.Handle(cache.NewSnapshot(existing, []*v1.Node{node}))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -38,6 +38,7 @@ const (
 
 // GPUFragmentation is a Score plugin minimising the fragmentation a placement adds.
 type GPUFragmentation struct {
+	handle     framework.Handle
 	modelLabel string
 	// static is the configured workload; nil when it is learned.
 	static *gpu.Workload
@@ -71,7 +72,7 @@ func New(ctx context.Context, obj runtime.Object, h framework.Handle) (framework
 	if err := validation.ValidateGPUFragmentationArgs(field.NewPath("pluginConfig", Name, "args"), args); err != nil {
 		return nil, err
 	}
-	pl := &GPUFragmentation{modelLabel: args.ModelLabel, learned: newWindow(int(args.WindowSize)), states: gpu.NodeStatesFor(ctx, h)}
+	pl := &GPUFragmentation{handle: h, modelLabel: args.ModelLabel, learned: newWindow(int(args.WindowSize)), states: gpu.NodeStatesFor(ctx, h)}
 	if len(args.Workload) > 0 {
 		shapes, err := shapesOf(args.Workload)
 		if err != nil {
@@ -130,7 +131,7 @@ type preScoreState struct {
 func (s *preScoreState) Clone() fwk.StateData { return s }
 
 // PreScore fixes the workload for this cycle, reads the Pod's shape and, when some shapes are
-// limited to GPU models, prices the models from the feasible nodes' free capacity.
+// limited to GPU models, prices the models from the cluster's free capacity.
 func (pl *GPUFragmentation) PreScore(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
 	shape, err := gpu.ShapeOf(pod)
 	if err != nil {
@@ -144,12 +145,27 @@ func (pl *GPUFragmentation) PreScore(_ context.Context, cycleState fwk.CycleStat
 	if w.Empty() {
 		return fwk.NewStatus(fwk.Skip) // nothing learned yet: every node would score the same
 	}
-	state := &preScoreState{workload: w, pod: shape, demand: demand, scarcity: w.Scarcity(nodes, pl.states, pl.modelLabel)}
+	state := &preScoreState{workload: w, pod: shape, demand: demand}
+	if w.NeedsModel() {
+		state.scarcity = w.Scarcity(pl.allNodes(nodes), pl.states, pl.modelLabel)
+	}
 	cycleState.Write(preScoreStateKey, state)
 	if demand.Share > 0 {
 		cycleState.Write(gpu.GPUChooserKey, &shareChooser{pl: pl, s: state})
 	}
 	return nil
+}
+
+// allNodes is every node of the scheduler's snapshot; nodes (the feasible ones) without a handle.
+func (pl *GPUFragmentation) allNodes(nodes []fwk.NodeInfo) []fwk.NodeInfo {
+	if pl.handle == nil {
+		return nodes
+	}
+	all, err := pl.handle.SnapshotSharedLister().NodeInfos().List()
+	if err != nil {
+		return nodes
+	}
+	return all
 }
 
 // shareChooser tells Reserve which GPU Score assumed for the share: the same computation on the

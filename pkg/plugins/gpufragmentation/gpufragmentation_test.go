@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/types"
 	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
@@ -190,5 +191,41 @@ func TestShareGoesToTheGPUScoreAssumed(t *testing.T) {
 	full := plugintest.NodeInfo(plugintest.GPUNode("full", "32", "128Gi", 1), onGPU("c", "full", "0.9", "0"))
 	if idx, ok := data.(gpu.GPUChooser).ChooseGPU(full); ok {
 		t.Errorf("ChooseGPU on a node without room = %d, want none", idx)
+	}
+}
+
+// Model prices come from the whole cluster, not the nodes this Pod could use: a T4-only Pod sees
+// only T4 nodes, where T4-only demand (half of all) looks small, while the cluster has 2 T4s of
+// 10 free GPUs (pressure 0.5 x 10 / 2, capped at 1).
+func TestScarcityIsClusterWide(t *testing.T) {
+	t4 := plugintest.NodeInfo(plugintest.GPUNode("t4", "32", "128Gi", 2, gpu.DefaultModelLabel, "T4"))
+	g2 := plugintest.NodeInfo(plugintest.GPUNode("g2", "32", "128Gi", 8, gpu.DefaultModelLabel, "G2"))
+	snapshot := cache.NewSnapshot(nil, []*v1.Node{t4.Node(), g2.Node()})
+	h, err := plugintest.Handle(snapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := New(context.Background(), plugintest.Args(t, &configv1.GPUFragmentationArgs{}, &config.GPUFragmentationArgs{}), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := obj.(*GPUFragmentation)
+	t4Only := func(name string) *v1.Pod {
+		return plugintest.GPUPod(name, "2", "8Gi", 1).Annotation(gpu.ModelAnnotation, "T4").Obj()
+	}
+	learn(t, pl, 10, func(i int) *v1.Pod {
+		if i%2 == 0 {
+			return t4Only(fmt.Sprint("t", i))
+		}
+		return plugintest.GPUPod(fmt.Sprint("a", i), "2", "8Gi", 1).Obj()
+	})
+	pod := t4Only("p")
+	state := framework.NewCycleState()
+	if s := pl.PreScore(context.Background(), state, pod, []fwk.NodeInfo{t4}); !s.IsSuccess() {
+		t.Fatal(s)
+	}
+	// One whole T4 at the full price, no fragmentation added: 1000 thousandths, scaled.
+	if score, s := pl.Score(context.Background(), state, pod, t4); !s.IsSuccess() || score != 1000*scoreScale {
+		t.Errorf("Score = %d, %v; want %d", score, s, 1000*scoreScale)
 	}
 }

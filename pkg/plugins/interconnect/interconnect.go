@@ -64,6 +64,8 @@ type Interconnect struct {
 	levels []config.TopologyLevel
 	// sizer tells gang sizes; nil when PodGroups cannot be read.
 	sizer GangSizer
+	// census knows whether the whole network is uniform; nil without a node informer.
+	census *census
 }
 
 // New builds the plugin from InterconnectArgs; gang sizes come from the API's PodGroups.
@@ -73,6 +75,7 @@ func New(ctx context.Context, obj runtime.Object, h framework.Handle) (framework
 		return nil, err
 	}
 	pl.sizer = newPodGroupSizer(ctx, h)
+	pl.watchNodes(h)
 	return pl, nil
 }
 
@@ -162,7 +165,8 @@ func (pl *Interconnect) Filter(_ context.Context, cycleState fwk.CycleState, _ *
 
 // PreScore parses what the Pod asks for, for Score. When every node offers the same interconnects
 // the scores would all be equal: it skips Score, which most clusters (one kind of network) then never
-// pay for.
+// pay for. The node informer's census tells a uniform cluster at once; otherwise the feasible
+// nodes are looked at.
 func (pl *Interconnect) PreScore(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
 	wants, err := pl.parse(pod)
 	if err != nil {
@@ -171,6 +175,9 @@ func (pl *Interconnect) PreScore(_ context.Context, cycleState fwk.CycleState, p
 	var gang *gangPlan
 	if s, err := pluginutil.ReadState[*podState](cycleState, preFilterStateKey); err == nil {
 		gang = s.gang
+	}
+	if gang == nil && pl.census.knownUniform() {
+		return fwk.NewStatus(fwk.Skip)
 	}
 	if gang == nil && len(nodes) > 0 {
 		first, same := pl.nodeInfoSet(nodes[0]), true

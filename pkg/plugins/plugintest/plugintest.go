@@ -10,6 +10,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
+	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
@@ -124,4 +125,9 @@ func Cluster(n int) []fwk.NodeInfo {
 		out[i] = NodeInfo(node, pods...)
 	}
 	return out
+}
+
+// Handle is a framework handle serving snapshot, as the scheduler's is during a cycle.
+func Handle(snapshot framework.SharedLister) (framework.Handle, error) {
+	return frameworkruntime.NewFramework(context.Background(), nil, nil, frameworkruntime.WithSnapshotSharedLister(snapshot))
 }
