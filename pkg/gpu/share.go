@@ -1,9 +1,9 @@
 package gpu
 
 import (
-	"reflect"
 	"context"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
