@@ -104,8 +104,8 @@ func TestShippedConfigExpands(t *testing.T) {
 	want := map[string][]string{
 		"preFilter":  {"GPUFit", "GPUModel", "Interconnect", "AntiStranding", "NodeResourcesFit"},
 		"filter":     {"GPUFit", "GPUModel", "Interconnect", "AntiStranding", "NodeResourcesFit"},
-		"preScore":   {"Interconnect", "GPUBinPacking", "GPUFragmentation"},
-		"score":      {"Interconnect", "GPUBinPacking", "GPUFragmentation", "NodeResourcesFit"},
+		"preScore":   {"Interconnect", "GPUBinPacking", "AntiStranding", "GPUFragmentation"},
+		"score":      {"Interconnect", "GPUBinPacking", "AntiStranding", "GPUFragmentation", "NodeResourcesFit"},
 		"reserve":    {"GPUFit", "Coscheduling"},
 		"preBind":    {"GPUFit"},
 		"permit":     {"Coscheduling"},
@@ -122,12 +122,10 @@ func TestShippedConfigExpands(t *testing.T) {
 	if _, on := points["preFilter"]["Coscheduling"]; on {
 		t.Error("Coscheduling's PreFilter should be off (throughput; see the config's comment)")
 	}
-	for _, off := range []string{"NodeResourcesBalancedAllocation", "AntiStranding"} {
-		if _, on := points["score"][off]; on {
-			t.Errorf("%s should not score (see the config's comment)", off)
-		}
+	if _, on := points["score"]["NodeResourcesBalancedAllocation"]; on {
+		t.Error("NodeResourcesBalancedAllocation should be off (it works against packing; see the config's comment)")
 	}
-	for name, weight := range map[string]int32{"Interconnect": 3, "GPUBinPacking": 2, "GPUFragmentation": 40} {
+	for name, weight := range map[string]int32{"Interconnect": 3, "GPUBinPacking": 2, "AntiStranding": 2, "GPUFragmentation": 40} {
 		if got := points["score"][name]; got != weight {
 			t.Errorf("score weight of %s = %d, want %d", name, got, weight)
 		}
