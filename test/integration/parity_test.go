@@ -37,14 +37,15 @@ func TestSimulatorParity(t *testing.T) {
 	for i, fraction := range []string{"0.5", "0.25", "0.5", "0.75"} {
 		pods = append(pods, util.SharePod(ns, fmt.Sprintf("s%02d-share", i), fraction))
 	}
-	// CPU and memory large enough that NodeResourcesFit's integer scores tell the nodes apart.
+	// CPU and memory large enough that NodeResourcesFit's integer scores tell the nodes apart (at 4
+	// CPUs and 12Gi both H100 nodes scored 2 and the daemon broke the tie at random).
 	for _, p := range pods {
 		c := &p.Spec.Containers[0]
 		if c.Resources.Requests == nil {
 			c.Resources.Requests = corev1.ResourceList{}
 		}
-		c.Resources.Requests[corev1.ResourceCPU] = resource.MustParse("4")
-		c.Resources.Requests[corev1.ResourceMemory] = resource.MustParse("12Gi")
+		c.Resources.Requests[corev1.ResourceCPU] = resource.MustParse("8")
+		c.Resources.Requests[corev1.ResourceMemory] = resource.MustParse("32Gi")
 	}
 	daemon := map[string]string{}
 	for _, p := range pods {

@@ -82,9 +82,10 @@ func TestRBAC(t *testing.T) {
 		t.Errorf("half: %s=%q, want 0 or 1", util.GPUIndexAnnotation, idx)
 	}
 	env.RequireGPUAccounting()
-	if lease.Holder() == "" {
-		t.Errorf("no holder on Lease %s/%s", le.ResourceNamespace, le.ResourceName)
-	}
+	// The recorder polls: the Lease may have a holder it has not seen yet.
+	env.Wait("a holder on Lease "+le.ResourceNamespace+"/"+le.ResourceName, eventTimeout, func(context.Context) (bool, error) {
+		return lease.Holder() != "", nil
+	}, nil)
 
 	// Events were written as the ServiceAccount.
 	env.Wait("the Scheduled event of pod half", eventTimeout, func(ctx context.Context) (bool, error) {
