@@ -13,6 +13,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/informers"
 	clientsetfake "k8s.io/client-go/kubernetes/fake"
+	basemetrics "k8s.io/component-base/metrics"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
@@ -27,6 +28,9 @@ import (
 const (
 	minFeasibleNodesToFind           = 100
 	minFeasibleNodesPercentageToFind = 5
+
+	// evaluationMetric is kube-scheduler's count of plugin calls, by plugin and extension point.
+	evaluationMetric = "scheduler_plugin_evaluation_total"
 )
 
 // Simulator places Pods one at a time on a fixed set of nodes with one profile.
@@ -55,7 +59,10 @@ type Placement struct {
 
 // New builds a simulator for profile over nodes. seed decides every tie between equally scored nodes.
 func New(ctx context.Context, profile Profile, nodes []*v1.Node, seed int64) (*Simulator, error) {
-	// The framework records plugin metrics into kube-scheduler's registry, which must exist.
+	// The framework records plugin metrics into kube-scheduler's registry, which must exist. Nobody
+	// reads the simulator's, and the per-call evaluation counter, shared by the Score goroutines,
+	// bounces between the cores: it is off, as kube-scheduler's --disabled-metrics would set it.
+	basemetrics.SetDisabledMetric(evaluationMetric)
 	schedmetrics.Register()
 	registry := intree.NewInTreeRegistry()
 	ours := plugins.Registry()

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
+	schedmetrics "k8s.io/kubernetes/pkg/scheduler/metrics"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/gpufit"
@@ -152,5 +153,16 @@ func TestBaselineProfiles(t *testing.T) {
 	}
 	if _, err := BaselineProfile("nope"); err == nil {
 		t.Error("unknown baseline accepted")
+	}
+}
+
+// The simulator serves no metrics: kube-scheduler's per-call plugin counter, which the Score
+// goroutines of one run (and parallel runs) would all increment, is never created.
+func TestPluginEvaluationCounterOff(t *testing.T) {
+	if _, err := New(context.Background(), shippedProfile(t), []*v1.Node{plugintest.GPUNode("n", "8", "32Gi", 1)}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if schedmetrics.PluginEvaluationTotal.IsCreated() {
+		t.Errorf("%s is on in the simulator", evaluationMetric)
 	}
 }
