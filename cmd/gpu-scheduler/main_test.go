@@ -125,6 +125,9 @@ func TestShippedConfigExpands(t *testing.T) {
 	if _, on := points["score"]["NodeResourcesBalancedAllocation"]; on {
 		t.Error("NodeResourcesBalancedAllocation should be off (it works against packing; see the config's comment)")
 	}
+	if p := profile.PercentageOfNodesToScore; p == nil || *p != 10 {
+		t.Errorf("percentageOfNodesToScore = %v, want 10 (see the config's comment)", p)
+	}
 	for name, weight := range map[string]int32{"Interconnect": 3, "GPUBinPacking": 2, "AntiStranding": 2, "GPUFragmentation": 40} {
 		if got := points["score"][name]; got != weight {
 			t.Errorf("score weight of %s = %d, want %d", name, got, weight)
