@@ -1,0 +1,88 @@
+package gpu
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+	st "k8s.io/kubernetes/pkg/scheduler/testing"
+)
+
+func namedNodeInfo(name string) *framework.NodeInfo {
+	ni := framework.NewNodeInfo()
+	ni.SetNode(st.MakeNode().Name(name).Obj())
+	return ni
+}
+
+func TestNodeCacheGenerations(t *testing.T) {
+	var c NodeCache[int]
+	a, b := namedNodeInfo("a"), namedNodeInfo("b")
+	if _, ok := c.Lookup(a); ok {
+		t.Fatal("hit in an empty cache")
+	}
+	c.Set(a, 1)
+	if v, ok := c.Lookup(a); !ok || v != 1 {
+		t.Fatalf("Lookup(a) = %d, %v; want 1, true", v, ok)
+	}
+	if _, ok := c.Lookup(b); ok {
+		t.Fatal("hit for a node never set")
+	}
+	// A change to the node (here a Pod) bumps its generation: the old value is stale.
+	a.AddPod(st.MakePod().Name("p").UID("p").Obj())
+	if _, ok := c.Lookup(a); ok {
+		t.Fatal("hit after the node changed")
+	}
+	if v := c.Get(a, func(fwk.NodeInfo) int { return 2 }); v != 2 {
+		t.Fatalf("Get after the change = %d, want 2", v)
+	}
+	if v, ok := c.Lookup(a); !ok || v != 2 {
+		t.Fatalf("Lookup(a) = %d, %v; want 2, true", v, ok)
+	}
+}
+
+// Slots for new nodes are added in batches; every node set must be found, whether its slot is
+// published yet or still pending.
+func TestNodeCacheManyNodes(t *testing.T) {
+	var c NodeCache[int]
+	nodes := make([]*framework.NodeInfo, 1000)
+	for i := range nodes {
+		nodes[i] = namedNodeInfo(fmt.Sprintf("n%d", i))
+		c.Set(nodes[i], i)
+		for _, j := range []int{0, i / 2, i} {
+			if v, ok := c.Lookup(nodes[j]); !ok || v != j {
+				t.Fatalf("after %d nodes: Lookup(n%d) = %d, %v", i+1, j, v, ok)
+			}
+		}
+	}
+	// Every node has been read since it was set: reads no longer take the lock.
+	if got := c.publishedLen(); got != len(nodes) {
+		t.Errorf("%d of %d slots published", got, len(nodes))
+	}
+}
+
+// Readers and writers at once, as Score's goroutines are: run with -race.
+func TestNodeCacheConcurrent(t *testing.T) {
+	var c NodeCache[int]
+	nodes := make([]*framework.NodeInfo, 200)
+	for i := range nodes {
+		nodes[i] = namedNodeInfo(fmt.Sprintf("n%d", i))
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; k < 2000; k++ {
+				ni := nodes[(k*7+w)%len(nodes)]
+				if v, ok := c.Lookup(ni); ok && v != len(ni.Node().Name) {
+					t.Errorf("Lookup(%s) = %d", ni.Node().Name, v)
+					return
+				}
+				c.Set(ni, len(ni.Node().Name))
+			}
+		}()
+	}
+	wg.Wait()
+}
