@@ -104,8 +104,8 @@ func TestShippedConfigExpands(t *testing.T) {
 	want := map[string][]string{
 		"preFilter":  {"GPUFit", "GPUModel", "Interconnect", "AntiStranding", "NodeResourcesFit"},
 		"filter":     {"GPUFit", "GPUModel", "Interconnect", "AntiStranding", "NodeResourcesFit"},
-		"preScore":   {"Interconnect", "GPUBinPacking", "AntiStranding", "GPUFragmentation"},
-		"score":      {"Interconnect", "GPUBinPacking", "AntiStranding", "GPUFragmentation", "NodeResourcesFit"},
+		"preScore":   {"Interconnect", "GPUBinPacking", "GPUFragmentation"},
+		"score":      {"Interconnect", "GPUBinPacking", "GPUFragmentation", "NodeResourcesFit"},
 		"reserve":    {"GPUFit", "Coscheduling"},
 		"preBind":    {"GPUFit"},
 		"permit":     {"Coscheduling"},
@@ -125,10 +125,16 @@ func TestShippedConfigExpands(t *testing.T) {
 	if _, on := points["score"]["NodeResourcesBalancedAllocation"]; on {
 		t.Error("NodeResourcesBalancedAllocation should be off (it works against packing; see the config's comment)")
 	}
+	if _, on := points["preScore"]["AntiStranding"]; on {
+		t.Error("AntiStranding's PreScore should be off with its Score")
+	}
+	if _, on := points["score"]["AntiStranding"]; on {
+		t.Error("AntiStranding should filter but not score (GPUFragmentation counts stranded GPUs; see the config's comment)")
+	}
 	if p := profile.PercentageOfNodesToScore; p == nil || *p != 10 {
 		t.Errorf("percentageOfNodesToScore = %v, want 10 (see the config's comment)", p)
 	}
-	for name, weight := range map[string]int32{"Interconnect": 3, "GPUBinPacking": 2, "AntiStranding": 2, "GPUFragmentation": 40} {
+	for name, weight := range map[string]int32{"Interconnect": 3, "GPUBinPacking": 2, "GPUFragmentation": 40} {
 		if got := points["score"][name]; got != weight {
 			t.Errorf("score weight of %s = %d, want %d", name, got, weight)
 		}
