@@ -79,6 +79,9 @@ func (c *NodeCache[V]) published(name string) *nodeCacheSlot[V] {
 func (c *NodeCache[V]) pendingSlot(name string) *nodeCacheSlot[V] {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if s := c.published(name); s != nil {
+		return s // published while we waited for the lock
+	}
 	s := c.pending[name]
 	if s != nil {
 		c.publish()

@@ -62,7 +62,8 @@ func TestNodeCacheManyNodes(t *testing.T) {
 	}
 }
 
-// Readers and writers at once, as Score's goroutines are: run with -race.
+// Readers and writers at once, as Score's goroutines are (run with -race too, by hand: make test
+// does not build with the race detector).
 func TestNodeCacheConcurrent(t *testing.T) {
 	var c NodeCache[int]
 	nodes := make([]*framework.NodeInfo, 200)
@@ -85,4 +86,13 @@ func TestNodeCacheConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// Every node was set: each has one slot, and reads find it.
+	for _, ni := range nodes {
+		if _, ok := c.Lookup(ni); !ok {
+			t.Errorf("Lookup(%s) missed after it was set", ni.Node().Name)
+		}
+	}
+	if n := c.publishedLen() + len(c.pending); n != len(nodes) {
+		t.Errorf("%d slots for %d nodes", n, len(nodes))
+	}
 }
