@@ -134,7 +134,7 @@ func TestShippedConfigExpands(t *testing.T) {
 	if p := profile.PercentageOfNodesToScore; p == nil || *p != 10 {
 		t.Errorf("percentageOfNodesToScore = %v, want 10 (see the config's comment)", p)
 	}
-	for name, weight := range map[string]int32{"Interconnect": 3, "GPUBinPacking": 2, "GPUFragmentation": 40} {
+	for name, weight := range map[string]int32{"Interconnect": 3, "GPUBinPacking": 2, "GPUFragmentation": 40, "NodeResourcesFit": 2} {
 		if got := points["score"][name]; got != weight {
 			t.Errorf("score weight of %s = %d, want %d", name, got, weight)
 		}
