@@ -125,6 +125,15 @@ func TestShippedConfigExpands(t *testing.T) {
 	if _, on := points["score"]["NodeResourcesBalancedAllocation"]; on {
 		t.Error("NodeResourcesBalancedAllocation should be off (it works against packing; see the config's comment)")
 	}
+	// GPUFit rejects most nodes of a busy GPU cluster in a few integer comparisons; it must run
+	// before NodeResourcesFit's Filter, which costs microseconds per node (see the config's comment).
+	var filterOrder []string
+	for _, p := range plugins.Filter.Enabled {
+		filterOrder = append(filterOrder, p.Name)
+	}
+	if len(filterOrder) == 0 || filterOrder[0] != "GPUFit" {
+		t.Errorf("filter order = %v, want GPUFit first", filterOrder)
+	}
 	if _, on := points["preScore"]["AntiStranding"]; on {
 		t.Error("AntiStranding's PreScore should be off with its Score")
 	}
