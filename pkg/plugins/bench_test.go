@@ -40,12 +40,18 @@ func newPlugins(b *testing.B) map[string]framework.Plugin {
 				{CPU: resource.MustParse("4"), Memory: resource.MustParse("8Gi"), Weight: 1}},
 		}, &config.GPUFragmentationArgs{}),
 	}
+	// A framework handle, as in the scheduler: the plugins then share one node-state cache (with no
+	// handle each call would read the node's Pods afresh).
+	h, err := plugintest.Handle(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
 	out := map[string]framework.Plugin{}
 	for name, factory := range plugins.Registry() {
 		if name == coscheduling.Name {
 			continue // scheduler-plugins', and it needs an API server
 		}
-		pl, err := factory(ctx, args[name], nil)
+		pl, err := factory(ctx, args[name], h)
 		if err != nil {
 			b.Fatalf("%s: %v", name, err)
 		}
