@@ -1,6 +1,7 @@
 package gpu
 
 import (
+	"maps"
 	"sync"
 	"sync/atomic"
 
@@ -18,7 +19,7 @@ type NodeCache[V any] struct {
 	slots atomic.Pointer[map[string]*nodeCacheSlot[V]]
 	// mu serialises adding slots.
 	mu sync.Mutex
-	// pending are slots added since slots was last copied; read under mu.
+	// pending are slots added since slots was last copied (lockedSlot); read under mu.
 	pending map[string]*nodeCacheSlot[V]
 }
 
@@ -46,7 +47,7 @@ func (c *NodeCache[V]) Get(nodeInfo fwk.NodeInfo, compute func(fwk.NodeInfo) V) 
 func (c *NodeCache[V]) Lookup(nodeInfo fwk.NodeInfo) (V, bool) {
 	s := c.published(nodeInfo.Node().Name)
 	if s == nil {
-		s = c.pendingSlot(nodeInfo.Node().Name)
+		s = c.lockedSlot(nodeInfo.Node().Name, false)
 	}
 	if s != nil {
 		if e := s.entry.Load(); e != nil && e.generation == nodeInfo.GetGeneration() {
@@ -62,7 +63,7 @@ func (c *NodeCache[V]) Set(nodeInfo fwk.NodeInfo, v V) {
 	name := nodeInfo.Node().Name
 	s := c.published(name)
 	if s == nil {
-		s = c.add(name)
+		s = c.lockedSlot(name, true)
 	}
 	s.entry.Store(&nodeCacheEntry[V]{generation: nodeInfo.GetGeneration(), value: v})
 }
@@ -74,40 +75,31 @@ func (c *NodeCache[V]) published(name string) *nodeCacheSlot[V] {
 	return nil
 }
 
-// pendingSlot returns the node's slot if it is pending, and then publishes every pending slot: the
-// node is being read again, so the slots added so far will be too.
-func (c *NodeCache[V]) pendingSlot(name string) *nodeCacheSlot[V] {
+// lockedSlot returns the node's slot, looking under mu at the slots not yet published; with create,
+// it adds one if there is none. Pending slots are published when one of them is read (the nodes
+// added so far are being read again), and when pending holds as many slots as were published
+// before (so a cluster of n nodes is copied O(log n) times while it is first seen).
+func (c *NodeCache[V]) lockedSlot(name string, create bool) *nodeCacheSlot[V] {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if s := c.published(name); s != nil {
 		return s // published while we waited for the lock
 	}
 	s := c.pending[name]
-	if s != nil {
-		c.publish()
-	}
-	return s
-}
-
-// add returns the node's slot, adding it to pending; pending is published once it holds as many
-// slots as were published before (so n nodes are copied O(log n) times while a cluster is first
-// seen), or when one of its nodes is read.
-func (c *NodeCache[V]) add(name string) *nodeCacheSlot[V] {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if s := c.published(name); s != nil {
-		return s // published while we waited for the lock
-	}
-	s := c.pending[name]
-	if s == nil {
+	switch {
+	case !create:
+		if s != nil {
+			c.publish()
+		}
+	case s == nil:
 		if c.pending == nil {
 			c.pending = map[string]*nodeCacheSlot[V]{}
 		}
 		s = &nodeCacheSlot[V]{}
 		c.pending[name] = s
-	}
-	if len(c.pending) >= max(c.publishedLen(), 1) {
-		c.publish()
+		if len(c.pending) >= max(c.publishedLen(), 1) {
+			c.publish()
+		}
 	}
 	return s
 }
@@ -126,12 +118,8 @@ func (c *NodeCache[V]) publish() {
 		old = *p
 	}
 	slots := make(map[string]*nodeCacheSlot[V], len(old)+len(c.pending))
-	for k, v := range old {
-		slots[k] = v
-	}
-	for k, v := range c.pending {
-		slots[k] = v
-	}
+	maps.Copy(slots, old)
+	maps.Copy(slots, c.pending)
 	c.slots.Store(&slots)
 	c.pending = nil
 }
