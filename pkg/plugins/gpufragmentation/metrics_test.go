@@ -1,67 +1,235 @@
 package gpufragmentation
 
 import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/informers"
 	clientsetfake "k8s.io/client-go/kubernetes/fake"
+	"k8s.io/component-base/metrics"
 	"k8s.io/component-base/metrics/legacyregistry"
-	"k8s.io/component-base/metrics/testutil"
+	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/plugintest"
 )
 
-func TestReportGauges(t *testing.T) {
-	registerMetrics.Do(func() { legacyregistry.MustRegister(nodeGPUMilli, clusterGPUMilli) })
-	f := informers.NewSharedInformerFactory(clientsetfake.NewClientset(), 0)
-	add := func(obj interface{}) {
+// scraped is what the scheduler's registry serves of the GPU gauges: "metric{labels}" to value, and
+// the keys in the order served.
+func scraped(t testing.TB) (map[string]float64, []string) {
+	t.Helper()
+	families, err := legacyregistry.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]float64{}
+	var order []string
+	for _, f := range families {
+		if f.GetName() != "gpu_scheduler_node_gpu_milli" && f.GetName() != "gpu_scheduler_cluster_gpu_milli" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			key := f.GetName()
+			for _, l := range m.GetLabel() {
+				key += fmt.Sprintf(" %s=%s", l.GetName(), l.GetValue())
+			}
+			values[key] = m.GetGauge().GetValue()
+			order = append(order, key)
+		}
+	}
+	return values, order
+}
+
+type fakeCluster struct {
+	t testing.TB
+	f informers.SharedInformerFactory
+}
+
+func newFakeCluster(t testing.TB) *fakeCluster {
+	registerMetrics.Do(func() { legacyregistry.CustomMustRegister(gauges) })
+	t.Cleanup(func() { gauges.samples.Store(nil) })
+	return &fakeCluster{t: t, f: informers.NewSharedInformerFactory(clientsetfake.NewClientset(), 0)}
+}
+
+func (c *fakeCluster) add(objs ...interface{}) {
+	for _, obj := range objs {
 		var err error
 		switch o := obj.(type) {
 		case *v1.Node:
-			err = f.Core().V1().Nodes().Informer().GetIndexer().Add(o)
+			err = c.f.Core().V1().Nodes().Informer().GetIndexer().Add(o)
 		case *v1.Pod:
-			err = f.Core().V1().Pods().Informer().GetIndexer().Add(o)
+			err = c.f.Core().V1().Pods().Informer().GetIndexer().Add(o)
 		}
 		if err != nil {
-			t.Fatal(err)
+			c.t.Fatal(err)
 		}
 	}
+}
+
+func (c *fakeCluster) reporter(w *gpu.Workload) *reporter {
+	return &reporter{nodes: c.f.Core().V1().Nodes().Lister(), pods: c.f.Core().V1().Pods().Lister(), workload: func() *gpu.Workload { return w }, modelLabel: gpu.DefaultModelLabel}
+}
+
+func TestReportGauges(t *testing.T) {
+	c := newFakeCluster(t)
 	// "busy": 2 GPUs, one whole and a 0.5 share taken, and only 1 core left: stranded for the
 	// workload's 4-core GPU shape. "idle": 4 free GPUs, plenty of CPU. "cpu": no GPUs, not reported.
-	add(plugintest.GPUNode("busy", "8", "64Gi", 2))
-	add(plugintest.GPUNode("idle", "64", "256Gi", 4))
-	add(plugintest.GPUNode("cpu", "64", "256Gi", 0))
-	add(plugintest.GPUPod("whole", "6", "8Gi", 1).Node("busy").Obj())
-	add(plugintest.GPUPod("half", "1", "1Gi", 0).Node("busy").Annotation(gpu.FractionAnnotation, "0.5").Annotation(gpu.GPUIndexAnnotation, "1").Obj())
+	c.add(plugintest.GPUNode("idle", "64", "256Gi", 4), plugintest.GPUNode("busy", "8", "64Gi", 2), plugintest.GPUNode("cpu", "64", "256Gi", 0))
+	c.add(plugintest.GPUPod("whole", "6", "8Gi", 1).Node("busy").Obj())
+	c.add(plugintest.GPUPod("half", "1", "1Gi", 0).Node("busy").Annotation(gpu.FractionAnnotation, "0.5").Annotation(gpu.GPUIndexAnnotation, "1").Obj())
 	done := plugintest.GPUPod("done", "1", "1Gi", 1).Node("idle").Obj()
 	done.Status.Phase = v1.PodSucceeded
-	add(done)
-	add(plugintest.GPUPod("pending", "1", "1Gi", 1).Obj())
+	c.add(done, plugintest.GPUPod("pending", "1", "1Gi", 1).Obj())
 
 	w := gpu.NewWorkload([]gpu.Shape{{MilliCPU: 4000, Memory: 1 << 30, GPUs: 1, GPUMilli: 1000, Weight: 1}})
-	r := &reporter{nodes: f.Core().V1().Nodes().Lister(), pods: f.Core().V1().Pods().Lister(), workload: func() *gpu.Workload { return w }, modelLabel: gpu.DefaultModelLabel}
-	if err := r.report(); err != nil {
+	if err := c.reporter(w).report(); err != nil {
 		t.Fatal(err)
 	}
-	want := map[[2]string]float64{
-		{"busy", stateCapacity}: 2000, {"busy", stateAllocated}: 1500, {"busy", stateStranded}: 500, {"busy", stateFragmented}: 500,
-		{"idle", stateCapacity}: 4000, {"idle", stateAllocated}: 0, {"idle", stateStranded}: 0, {"idle", stateFragmented}: 0,
+	got, served := scraped(t)
+	want := map[string]float64{
+		"gpu_scheduler_node_gpu_milli node=busy state=allocated": 1500, "gpu_scheduler_node_gpu_milli node=busy state=capacity": 2000,
+		"gpu_scheduler_node_gpu_milli node=busy state=fragmented": 500, "gpu_scheduler_node_gpu_milli node=busy state=stranded": 500,
+		"gpu_scheduler_node_gpu_milli node=idle state=allocated": 0, "gpu_scheduler_node_gpu_milli node=idle state=capacity": 4000,
+		"gpu_scheduler_node_gpu_milli node=idle state=fragmented": 0, "gpu_scheduler_node_gpu_milli node=idle state=stranded": 0,
+		"gpu_scheduler_cluster_gpu_milli state=allocated": 1500, "gpu_scheduler_cluster_gpu_milli state=capacity": 6000,
+		"gpu_scheduler_cluster_gpu_milli state=fragmented": 500, "gpu_scheduler_cluster_gpu_milli state=stranded": 500,
 	}
 	for k, v := range want {
-		got, err := testutil.GetGaugeMetricValue(nodeGPUMilli.WithLabelValues(k[0], k[1]))
-		if err != nil || got != v {
-			t.Errorf("node %s %s = %v (%v), want %v", k[0], k[1], got, err, v)
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v (served: %v), want %v", k, g, ok, v)
 		}
 	}
-	for state, v := range map[string]float64{stateCapacity: 6000, stateAllocated: 1500, stateStranded: 500, stateFragmented: 500} {
-		got, err := testutil.GetGaugeMetricValue(clusterGPUMilli.WithLabelValues(state))
-		if err != nil || got != v {
-			t.Errorf("cluster %s = %v (%v), want %v", state, got, err, v)
+	if len(got) != len(want) {
+		t.Errorf("served %d samples, want %d (a node without GPUs is not reported): %v", len(got), len(want), served)
+	}
+	// A node that is gone leaves no sample behind, and the rest change as a whole.
+	idle, err := c.f.Core().V1().Nodes().Lister().Get("idle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.f.Core().V1().Nodes().Informer().GetIndexer().Delete(idle); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.reporter(w).report(); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = scraped(t)
+	if _, ok := got["gpu_scheduler_node_gpu_milli node=idle state=capacity"]; ok {
+		t.Error("a deleted node is still reported")
+	}
+	if v := got["gpu_scheduler_cluster_gpu_milli state=capacity"]; v != 2000 {
+		t.Errorf("cluster capacity after the delete = %v, want 2000", v)
+	}
+}
+
+// The node samples are built in label order, so the registry's sort on every scrape has nothing to
+// do (the informer lists nodes in no particular order).
+func TestReportBuildsSamplesInLabelOrder(t *testing.T) {
+	c := newFakeCluster(t)
+	for _, name := range strings.Split("q w e r t y u i o p a s d f g h j k l z x c v b n m", " ") {
+		c.add(plugintest.GPUNode(name, "64", "256Gi", 2))
+	}
+	w := gpu.NewWorkload([]gpu.Shape{{MilliCPU: 1000, Memory: 1 << 30, GPUs: 1, GPUMilli: 1000, Weight: 1}})
+	if err := c.reporter(w).report(); err != nil {
+		t.Fatal(err)
+	}
+	var built []string
+	for _, m := range *gauges.samples.Load() {
+		var out dto.Metric
+		if err := m.Write(&out); err != nil {
+			t.Fatal(err)
+		}
+		if labels := out.GetLabel(); len(labels) == 2 {
+			built = append(built, labels[0].GetValue()+" "+labels[1].GetValue())
 		}
 	}
-	if n, _ := testutil.GetGaugeMetricValue(nodeGPUMilli.WithLabelValues("cpu", stateCapacity)); n != 0 {
-		t.Errorf("a node without GPUs is reported: %v", n)
+	if !slices.IsSorted(built) || len(built) != 26*4 {
+		t.Errorf("node samples built out of label order: %v", built)
+	}
+}
+
+// A framework that stops (a lost lease, a finished benchmark run) withdraws its gauges instead of
+// leaving them frozen.
+func TestReportingStopsWithTheFramework(t *testing.T) {
+	c := newFakeCluster(t)
+	c.add(plugintest.GPUNode("n", "64", "256Gi", 4))
+	w := gpu.NewWorkload([]gpu.Shape{{MilliCPU: 1000, Memory: 1 << 30, GPUs: 1, GPUMilli: 1000, Weight: 1}})
+	if err := c.reporter(w).report(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := scraped(t); len(got) == 0 {
+		t.Fatal("nothing reported")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h, err := frameworkruntime.NewFramework(ctx, nil, nil, frameworkruntime.WithClientSet(clientsetfake.NewClientset()), frameworkruntime.WithInformerFactory(c.f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	(&GPUFragmentation{learned: newWindow(10), modelLabel: gpu.DefaultModelLabel}).startReporting(ctx, h)
+	cancel()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, _ := scraped(t)
+		if len(got) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still served after the framework stopped: %v", got)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// BenchmarkScrape is one scrape of a 5,000-node cluster's gauges (20,000 samples): ours, and the
+// same samples in a GaugeVec as before. kube-scheduler gathers its whole registry on every scrape,
+// and scheduler_perf once a second.
+func BenchmarkScrape(b *testing.B) {
+	var nodes []*v1.Node
+	var objs []interface{}
+	for i := range 5000 {
+		n := plugintest.GPUNode(fmt.Sprintf("gpu-node-%05d", i), "64", "512Gi", 8)
+		nodes = append(nodes, n)
+		objs = append(objs, n)
+	}
+	b.Run("collector", func(b *testing.B) {
+		c := newFakeCluster(b)
+		c.add(objs...)
+		w := gpu.NewWorkload([]gpu.Shape{{MilliCPU: 2000, Memory: 8 << 30, GPUs: 1, GPUMilli: 1000, Weight: 1}})
+		if err := c.reporter(w).report(); err != nil {
+			b.Fatal(err)
+		}
+		// The same samples in a registry of their own: the scrape of the gauges alone.
+		col := &gaugeCollector{}
+		col.samples.Store(gauges.samples.Load())
+		registry := metrics.NewKubeRegistry()
+		registry.CustomMustRegister(col)
+		gatherLoop(b, registry)
+	})
+	b.Run("GaugeVec", func(b *testing.B) {
+		vec := metrics.NewGaugeVec(&metrics.GaugeOpts{Name: "gpu_scheduler_node_gpu_milli_vec", Help: "as before", StabilityLevel: metrics.ALPHA}, []string{"node", "state"})
+		registry := metrics.NewKubeRegistry()
+		registry.MustRegister(vec)
+		for _, n := range nodes {
+			for _, s := range []string{stateAllocated, stateCapacity, stateFragmented, stateStranded} {
+				vec.WithLabelValues(n.Name, s).Set(1)
+			}
+		}
+		gatherLoop(b, registry)
+	})
+}
+
+func gatherLoop(b *testing.B, g metrics.Gatherer) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := g.Gather(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
