@@ -3,10 +3,11 @@ package gpufragmentation
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	v1 "k8s.io/api/core/v1"
@@ -14,7 +15,6 @@ import (
 	clientsetfake "k8s.io/client-go/kubernetes/fake"
 	"k8s.io/component-base/metrics"
 	"k8s.io/component-base/metrics/legacyregistry"
-	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/plugintest"
@@ -155,34 +155,43 @@ func TestReportBuildsSamplesInLabelOrder(t *testing.T) {
 }
 
 // A framework that stops (a lost lease, a finished benchmark run) withdraws its gauges instead of
-// leaving them frozen.
+// leaving them frozen, but not those another profile's reporter served since.
 func TestReportingStopsWithTheFramework(t *testing.T) {
 	c := newFakeCluster(t)
 	c.add(plugintest.GPUNode("n", "64", "256Gi", 4))
 	w := gpu.NewWorkload([]gpu.Shape{{MilliCPU: 1000, Memory: 1 << 30, GPUs: 1, GPUMilli: 1000, Weight: 1}})
-	if err := c.reporter(w).report(); err != nil {
+	stopped, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	first, second := c.reporter(w), c.reporter(w)
+	for _, r := range []*reporter{first, second} {
+		if err := r.report(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first.run(stopped)
+	if got, _ := scraped(t); len(got) == 0 {
+		t.Fatal("a stopped reporter withdrew the samples another one served")
+	}
+	second.run(stopped)
+	if got, _ := scraped(t); len(got) != 0 {
+		t.Fatalf("still served after the framework stopped: %v", got)
+	}
+}
+
+// The registry's reset (DELETE on kube-scheduler's /metrics) empties the gauges until the next report.
+func TestRegistryResetDropsTheGauges(t *testing.T) {
+	c := newFakeCluster(t)
+	c.add(plugintest.GPUNode("n", "64", "256Gi", 4))
+	if err := c.reporter(gpu.NewWorkload(nil)).report(); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := scraped(t); len(got) == 0 {
-		t.Fatal("nothing reported")
+		t.Fatal("nothing served before the reset")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	h, err := frameworkruntime.NewFramework(ctx, nil, nil, frameworkruntime.WithClientSet(clientsetfake.NewClientset()), frameworkruntime.WithInformerFactory(c.f))
-	if err != nil {
-		t.Fatal(err)
-	}
-	(&GPUFragmentation{learned: newWindow(10), modelLabel: gpu.DefaultModelLabel}).startReporting(ctx, h)
-	cancel()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got, _ := scraped(t)
-		if len(got) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still served after the framework stopped: %v", got)
-		}
-		time.Sleep(10 * time.Millisecond)
+	legacyregistry.HandlerWithReset().ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodDelete, "/metrics", nil))
+	if got, _ := scraped(t); len(got) != 0 {
+		t.Fatalf("still served after a reset: %v", got)
 	}
 }
 
