@@ -7,8 +7,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/blang/semver/v4"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/component-base/metrics"
 	"k8s.io/component-base/metrics/legacyregistry"
@@ -41,7 +43,6 @@ var (
 // label order, and swaps them in whole, so a scrape only encodes them and the registry's sort finds
 // them in order: about 1 µs a sample, where a GaugeVec's children cost 2.7 times as much (a
 // 5,000-node cluster has 20,000; docs/benchmarks.md). A scrape never sees a report half done either.
-// kube-scheduler's --disabled-metrics does not reach a custom collector's samples.
 type gaugeCollector struct {
 	metrics.BaseStableCollector
 	samples atomic.Pointer[[]metrics.Metric]
@@ -77,6 +78,22 @@ type reporter struct {
 	modelLabel string
 	// published is what this reporter last served, so that it withdraws its own samples only.
 	published *[]metrics.Metric
+	// perNode is false when kube-scheduler's --disabled-metrics names the per-node gauge (a large
+	// cluster may not want a sample per node and state); the cluster totals stay.
+	perNode bool
+}
+
+// newReporter reports from the informers of f.
+func newReporter(f informers.SharedInformerFactory, workload func() *gpu.Workload, modelLabel string) *reporter {
+	return &reporter{nodes: f.Core().V1().Nodes().Lister(), pods: f.Core().V1().Pods().Lister(), workload: workload, modelLabel: modelLabel,
+		perNode: !disabledByFlag("gpu_scheduler_node_gpu_milli")}
+}
+
+// disabledByFlag reports whether kube-scheduler's --disabled-metrics names the metric. The flag
+// reaches component-base's own metric types, not a custom collector's samples: ask one of those.
+func disabledByFlag(name string) bool {
+	probe := metrics.NewGauge(&metrics.GaugeOpts{Name: name, Help: name, StabilityLevel: metrics.ALPHA})
+	return !probe.Create(&semver.Version{})
 }
 
 // startReporting registers the gauges and updates them until ctx ends; then they are withdrawn, not
@@ -87,9 +104,7 @@ func (pl *GPUFragmentation) startReporting(ctx context.Context, h framework.Hand
 		return
 	}
 	registerMetrics.Do(func() { legacyregistry.CustomMustRegister(gauges) })
-	f := h.SharedInformerFactory()
-	r := &reporter{nodes: f.Core().V1().Nodes().Lister(), pods: f.Core().V1().Pods().Lister(), workload: pl.workload, modelLabel: pl.modelLabel}
-	go r.run(ctx)
+	go newReporter(h.SharedInformerFactory(), pl.workload, pl.modelLabel).run(ctx)
 }
 
 // run reports every reportInterval until ctx ends, then withdraws what it served (and only that:
@@ -136,7 +151,9 @@ func (r *reporter) report() error {
 		if u.Capacity == 0 {
 			continue
 		}
-		samples = appendUsage(samples, nodeGPUMilli, u, n.Name)
+		if r.perNode {
+			samples = appendUsage(samples, nodeGPUMilli, u, n.Name)
+		}
 		total.Capacity += u.Capacity
 		total.Allocated += u.Allocated
 		total.Fragmented += u.Fragmented

@@ -73,7 +73,7 @@ func (c *fakeCluster) add(objs ...interface{}) {
 }
 
 func (c *fakeCluster) reporter(w *gpu.Workload) *reporter {
-	return &reporter{nodes: c.f.Core().V1().Nodes().Lister(), pods: c.f.Core().V1().Pods().Lister(), workload: func() *gpu.Workload { return w }, modelLabel: gpu.DefaultModelLabel}
+	return newReporter(c.f, func() *gpu.Workload { return w }, gpu.DefaultModelLabel)
 }
 
 func TestReportGauges(t *testing.T) {
@@ -151,6 +151,29 @@ func TestReportBuildsSamplesInLabelOrder(t *testing.T) {
 	}
 	if !slices.IsSorted(built) || len(built) != 26*4 {
 		t.Errorf("node samples built out of label order: %v", built)
+	}
+}
+
+// kube-scheduler's --disabled-metrics drops the per-node samples (a sample per node and state may be
+// too many for a large cluster's Prometheus); the totals stay.
+func TestDisabledPerNodeGauge(t *testing.T) {
+	metrics.SetDisabledMetric("gpu_scheduler_test_disabled")
+	if !disabledByFlag("gpu_scheduler_test_disabled") || disabledByFlag("gpu_scheduler_test_enabled") {
+		t.Fatal("--disabled-metrics misread")
+	}
+	c := newFakeCluster(t)
+	c.add(plugintest.GPUNode("n", "64", "256Gi", 4))
+	r := c.reporter(gpu.NewWorkload(nil))
+	if !r.perNode {
+		t.Fatal("per-node gauge off without the flag")
+	}
+	r.perNode = false
+	if err := r.report(); err != nil {
+		t.Fatal(err)
+	}
+	got, served := scraped(t)
+	if len(got) != 4 || got["gpu_scheduler_cluster_gpu_milli state=capacity"] != 4000 {
+		t.Errorf("served %v, want the four cluster totals only", served)
 	}
 }
 
