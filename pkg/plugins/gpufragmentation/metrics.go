@@ -28,8 +28,11 @@ const (
 	stateStranded   = "stranded"
 )
 
+// nodeGPUMilliName is the per-node gauge, the one --disabled-metrics may drop.
+const nodeGPUMilliName = "gpu_scheduler_node_gpu_milli"
+
 var (
-	nodeGPUMilli = metrics.NewDesc("gpu_scheduler_node_gpu_milli",
+	nodeGPUMilli = metrics.NewDesc(nodeGPUMilliName,
 		"GPU capacity of a node in thousandths of a GPU, by state: capacity, allocated, fragmented (FGD's expected fragmentation under the learned workload), stranded (free but unusable for lack of CPU or memory).",
 		[]string{"node", "state"}, nil, metrics.ALPHA, "")
 	clusterGPUMilli = metrics.NewDesc("gpu_scheduler_cluster_gpu_milli",
@@ -86,7 +89,7 @@ type reporter struct {
 // newReporter reports from the informers of f.
 func newReporter(f informers.SharedInformerFactory, workload func() *gpu.Workload, modelLabel string) *reporter {
 	return &reporter{nodes: f.Core().V1().Nodes().Lister(), pods: f.Core().V1().Pods().Lister(), workload: workload, modelLabel: modelLabel,
-		perNode: !disabledByFlag("gpu_scheduler_node_gpu_milli")}
+		perNode: !disabledByFlag(nodeGPUMilliName)}
 }
 
 // disabledByFlag reports whether kube-scheduler's --disabled-metrics names the metric. The flag
