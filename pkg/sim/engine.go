@@ -29,6 +29,10 @@ const (
 	minFeasibleNodesToFind           = 100
 	minFeasibleNodesPercentageToFind = 5
 
+	// minFilterChunk is the fewest nodes findFeasible filters at once: enough to spread over the
+	// cores when most nodes are full.
+	minFilterChunk = 256
+
 	// evaluationMetric is kube-scheduler's count of plugin calls, by plugin and extension point.
 	evaluationMetric = "scheduler_plugin_evaluation_total"
 )
@@ -44,6 +48,8 @@ type Simulator struct {
 	nextStart int
 	// gangs are the sizes of the PodGroups ScheduleGang was given.
 	gangs *gangSizes
+	// statuses holds a chunk's Filter results (findFeasible), reused from Pod to Pod.
+	statuses []*fwk.Status
 }
 
 // Placement is the outcome of scheduling one Pod.
@@ -171,25 +177,37 @@ func (s *Simulator) Remove(pod *v1.Pod, nodeName string) error {
 }
 
 // findFeasible returns the first nodes, from the rotating start, that pass every Filter, as many as
-// kube-scheduler looks for. The scan is sequential, so the result depends on nothing but the input
-// and the previous Pods (kube-scheduler's parallel scan may find a different set when it stops early).
+// kube-scheduler looks for. Filters run in parallel, as kube-scheduler's do, over chunks of the
+// rotation; the result is the sequential scan's all the same: the first feasible nodes in rotation
+// order, and reasons only from the nodes before the last of them (kube-scheduler's parallel scan
+// may find a different set when it stops early, which would make runs irreproducible).
 func (s *Simulator) findFeasible(state fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) ([]fwk.NodeInfo, map[string]int, error) {
 	want := numFeasibleNodesToFind(s.percentage, len(nodes))
 	var feasible []fwk.NodeInfo
 	reasons := map[string]int{}
 	processed := 0
-	for i := 0; i < len(nodes) && len(feasible) < want; i++ {
-		ni := nodes[(s.nextStart+i)%len(nodes)]
-		processed++
-		status := s.fw.RunFilterPlugins(s.ctx, state, pod, ni)
-		switch {
-		case status.IsSuccess():
-			feasible = append(feasible, ni)
-		case status.Code() == fwk.Error:
-			return nil, nil, status.AsError()
-		default:
-			for _, r := range status.Reasons() {
-				reasons[r]++
+	for processed < len(nodes) && len(feasible) < want {
+		// As many nodes as are still wanted: when most nodes fit, nothing is filtered in vain; when
+		// few do, the chunks stay large enough to keep the cores busy.
+		chunk := min(max(want-len(feasible), minFilterChunk), len(nodes)-processed)
+		if cap(s.statuses) < chunk {
+			s.statuses = make([]*fwk.Status, chunk)
+		}
+		statuses, first := s.statuses[:chunk], s.nextStart+processed
+		s.fw.Parallelizer().Until(s.ctx, chunk, func(i int) {
+			statuses[i] = s.fw.RunFilterPlugins(s.ctx, state, pod, nodes[(first+i)%len(nodes)])
+		}, "Filter")
+		for i := 0; i < chunk && len(feasible) < want; i++ {
+			processed++
+			switch status := statuses[i]; {
+			case status.IsSuccess():
+				feasible = append(feasible, nodes[(first+i)%len(nodes)])
+			case status.Code() == fwk.Error:
+				return nil, nil, status.AsError()
+			default:
+				for _, r := range status.Reasons() {
+					reasons[r]++
+				}
 			}
 		}
 	}

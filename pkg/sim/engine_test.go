@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
 	schedmetrics "k8s.io/kubernetes/pkg/scheduler/metrics"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
@@ -111,6 +112,57 @@ func TestScheduleIsDeterministicPerSeed(t *testing.T) {
 	}
 }
 
+// TestFindFeasibleMatchesASequentialScan: the chunked, parallel Filter finds what one node at a time
+// would, from the same start: the same nodes in the same order, the reasons of the same nodes, and
+// the same next start. 700 nodes, a third without GPUs, take several chunks.
+func TestFindFeasibleMatchesASequentialScan(t *testing.T) {
+	var nodes []*v1.Node
+	for i := 0; i < 700; i++ {
+		nodes = append(nodes, plugintest.GPUNode(fmt.Sprintf("n%03d", i), "64", "256Gi", []int{0, 2, 8}[i%3]))
+	}
+	s, err := New(context.Background(), shippedProfile(t), nodes, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.percentage = nil // adaptive: 315 of 700, so the scan stops inside a chunk
+	for i, gpus := range []int{1, 4, 1, 2, 4, 1, 1} {
+		pod := plugintest.GPUPod(fmt.Sprintf("p%d", i), "1", "1Gi", gpus).Obj()
+		state := framework.NewCycleState()
+		if _, status, _ := s.fw.RunPreFilterPlugins(s.ctx, state, pod); !status.IsSuccess() {
+			t.Fatal(status.AsError())
+		}
+		all := s.Nodes()
+		want, wantReasons, start := []string{}, map[string]int{}, s.nextStart
+		processed := 0
+		for ; processed < len(all) && len(want) < numFeasibleNodesToFind(nil, len(all)); processed++ {
+			ni := all[(start+processed)%len(all)]
+			if status := s.fw.RunFilterPlugins(s.ctx, state, pod, ni); status.IsSuccess() {
+				want = append(want, ni.Node().Name)
+			} else {
+				for _, r := range status.Reasons() {
+					wantReasons[r]++
+				}
+			}
+		}
+		feasible, reasons, err := s.findFeasible(state, pod, all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := []string{}
+		for _, ni := range feasible {
+			got = append(got, ni.Node().Name)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) || fmt.Sprint(reasons) != fmt.Sprint(wantReasons) || s.nextStart != (start+processed)%len(all) {
+			t.Fatalf("pod %d (%d GPUs): found %d nodes from %v, reasons %v, next start %d; a sequential scan finds %d from %v, reasons %v, next start %d",
+				i, gpus, len(got), got[:min(3, len(got))], reasons, s.nextStart, len(want), want[:min(3, len(want))], wantReasons, (start+processed)%len(all))
+		}
+		// Fill the first feasible node, so the next Pods see a changed cluster.
+		if _, err := s.Schedule(plugintest.GPUPod(fmt.Sprintf("fill%d", i), "1", "1Gi", gpus).Obj()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestNumFeasibleNodesToFind(t *testing.T) {
 	p := func(v int32) *int32 { return &v }
 	for _, tt := range []struct {
@@ -135,6 +187,11 @@ func TestBaselineProfiles(t *testing.T) {
 		s, err := New(context.Background(), p, []*v1.Node{plugintest.GPUNode("n", "8", "8Gi", 2, gpu.DefaultModelLabel, "T4")}, 1)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
+		}
+		// GPUFit filters first, as in our profile: on a full cluster its integer check turns most nodes
+		// away before NodeResourcesFit's costlier one (the order changes no placement).
+		if filters := s.fw.ListPlugins().Filter.Enabled; filters[0].Name != gpufit.Name {
+			t.Errorf("%s filters with %s first, want %s", name, filters[0].Name, gpufit.Name)
 		}
 		// Baselines honour model constraints and account shares, as the trace demands of every policy.
 		v100 := plugintest.GPUPod("v100", "1", "1Gi", 1).Annotation(gpu.ModelAnnotation, "V100M32").Obj()
