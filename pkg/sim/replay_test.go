@@ -10,6 +10,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/gpufit"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/sim/trace"
 )
 
@@ -86,7 +87,7 @@ func TestReplayOrderAndFIFO(t *testing.T) {
 	if !reflect.DeepEqual(res.Delays, []int64{0, 9, 10, -1}) {
 		t.Errorf("delays %v, want [0 9 10 -1]", res.Delays)
 	}
-	if res.PodsNeverPlaced != 1 || res.PodsWithdrawn != 0 || res.FailedReasons["Insufficient nvidia.com/gpu"] != 1 {
+	if res.PodsNeverPlaced != 1 || res.PodsWithdrawn != 0 || res.FailedReasons[gpufit.ReasonInsufficientGPUs] != 1 {
 		t.Errorf("never placed %d withdrawn %d reasons %v", res.PodsNeverPlaced, res.PodsWithdrawn, res.FailedReasons)
 	}
 	// Same arrival instant: the deletion at 10 lets b in, c (created at 10) finds the GPU taken.
