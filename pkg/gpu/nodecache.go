@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
 )
 
 // NodeCache holds one value per node, valid for one NodeInfo generation: the scheduler bumps a node's
@@ -13,6 +14,11 @@ import (
 // Filter and Score read it for every node in every cycle, Score from several goroutines at once: a
 // read is a map lookup and two atomic loads. It takes no lock and writes no shared memory (a read
 // lock's counter would bounce between the cores), and allocates nothing.
+//
+// Slots are found by node name, and faster by the NodeInfo itself: the scheduler's snapshot keeps
+// one NodeInfo object per node for as long as the node exists (it copies changes into it), so its
+// address identifies the node without reading the Node object and hashing its name, which on a
+// full cluster, where Filter turns most nodes away, was most of what a read cost.
 type NodeCache[V any] struct {
 	// slots maps a node name to its slot. It is replaced, never modified: only a node never seen
 	// before adds a slot, first to pending.
@@ -21,10 +27,20 @@ type NodeCache[V any] struct {
 	mu sync.Mutex
 	// pending are slots added since slots was last copied (lockedSlot); read under mu.
 	pending map[string]*nodeCacheSlot[V]
+
+	// byInfo maps the NodeInfo objects seen to hit more than once to their node's slot, one per slot:
+	// copies of a NodeInfo (kube-scheduler clones one to add nominated Pods or remove preemption
+	// victims) miss, as their generation is new, and so never join it. Replaced, never modified.
+	byInfo atomic.Pointer[map[*framework.NodeInfo]*nodeCacheSlot[V]]
+	// pendingInfo are NodeInfo objects that hit by name once since byInfo was last copied; read
+	// under mu. A second hit publishes them.
+	pendingInfo map[*framework.NodeInfo]*nodeCacheSlot[V]
 }
 
 type nodeCacheSlot[V any] struct {
 	entry atomic.Pointer[nodeCacheEntry[V]]
+	// info is the NodeInfo that byInfo (or pendingInfo) holds for this slot; written under mu.
+	info *framework.NodeInfo
 }
 
 type nodeCacheEntry[V any] struct {
@@ -45,17 +61,73 @@ func (c *NodeCache[V]) Get(nodeInfo fwk.NodeInfo, compute func(fwk.NodeInfo) V) 
 
 // Lookup returns the node's cached value if it is current.
 func (c *NodeCache[V]) Lookup(nodeInfo fwk.NodeInfo) (V, bool) {
+	ni, _ := nodeInfo.(*framework.NodeInfo)
+	if ni != nil {
+		if m := c.byInfo.Load(); m != nil {
+			if s := (*m)[ni]; s != nil {
+				return s.current(ni.Generation)
+			}
+		}
+	}
 	s := c.published(nodeInfo.Node().Name)
 	if s == nil {
 		s = c.lockedSlot(nodeInfo.Node().Name, false)
 	}
-	if s != nil {
-		if e := s.entry.Load(); e != nil && e.generation == nodeInfo.GetGeneration() {
-			return e.value, true
-		}
+	if s == nil {
+		var zero V
+		return zero, false
+	}
+	v, ok := s.current(nodeInfo.GetGeneration())
+	if ok && ni != nil {
+		c.hitByName(ni, s)
+	}
+	return v, ok
+}
+
+func (s *nodeCacheSlot[V]) current(generation int64) (V, bool) {
+	if e := s.entry.Load(); e != nil && e.generation == generation {
+		return e.value, true
 	}
 	var zero V
 	return zero, false
+}
+
+// hitByName notes a hit found by name, not by NodeInfo: the first makes ni the slot's NodeInfo,
+// pending; a second (ni is read again, as the snapshot's NodeInfo is in every cycle) publishes the
+// pending ones, so a cluster's nodes join byInfo in one copy, not one each.
+func (c *NodeCache[V]) hitByName(ni *framework.NodeInfo, s *nodeCacheSlot[V]) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pendingInfo[ni] == s {
+		c.publishInfo()
+		return
+	}
+	if c.pendingInfo == nil {
+		c.pendingInfo = map[*framework.NodeInfo]*nodeCacheSlot[V]{}
+	}
+	if s.info != nil {
+		delete(c.pendingInfo, s.info) // the node's NodeInfo changed (it was deleted and added again)
+	}
+	s.info = ni
+	c.pendingInfo[ni] = s
+}
+
+// publishInfo replaces byInfo with one holding the pending NodeInfos too, and no NodeInfo that is no
+// longer its slot's; called under mu.
+func (c *NodeCache[V]) publishInfo() {
+	var old map[*framework.NodeInfo]*nodeCacheSlot[V]
+	if p := c.byInfo.Load(); p != nil {
+		old = *p
+	}
+	m := make(map[*framework.NodeInfo]*nodeCacheSlot[V], len(old)+len(c.pendingInfo))
+	for ni, s := range old {
+		if s.info == ni {
+			m[ni] = s
+		}
+	}
+	maps.Copy(m, c.pendingInfo)
+	c.byInfo.Store(&m)
+	c.pendingInfo = nil
 }
 
 // Set stores the node's value for its current generation.

@@ -96,3 +96,61 @@ func TestNodeCacheConcurrent(t *testing.T) {
 		t.Errorf("%d slots for %d nodes", n, len(nodes))
 	}
 }
+
+// The scheduler's NodeInfos are found without their names once they have hit twice; copies of a
+// NodeInfo (nominated Pods, preemption) never join, and a node added again under the same name
+// replaces its old NodeInfo: one entry per node, whatever was looked up.
+func TestNodeCacheByNodeInfo(t *testing.T) {
+	var c NodeCache[int]
+	nodes := make([]*framework.NodeInfo, 50)
+	for i := range nodes {
+		nodes[i] = namedNodeInfo(fmt.Sprintf("n%d", i))
+		c.Set(nodes[i], i)
+	}
+	byInfo := func() map[*framework.NodeInfo]*nodeCacheSlot[int] {
+		if p := c.byInfo.Load(); p != nil {
+			return *p
+		}
+		return nil
+	}
+	for pass := 0; pass < 2; pass++ {
+		for i, ni := range nodes {
+			if v, ok := c.Lookup(ni); !ok || v != i {
+				t.Fatalf("pass %d: Lookup(n%d) = %d, %v", pass, i, v, ok)
+			}
+		}
+	}
+	if got := len(byInfo()); got != len(nodes) {
+		t.Fatalf("after two passes %d of %d NodeInfos are found directly", got, len(nodes))
+	}
+	// A copy with a nominated Pod: a new generation, computed and set, then read again.
+	clone := nodes[3].Snapshot().(*framework.NodeInfo)
+	clone.AddPod(st.MakePod().Name("nominated").UID("nominated").Obj())
+	if _, ok := c.Lookup(clone); ok {
+		t.Fatal("a copy with a new Pod hit the original's value")
+	}
+	c.Set(clone, 300)
+	for k := 0; k < 2; k++ {
+		if v, ok := c.Lookup(clone); !ok || v != 300 {
+			t.Fatalf("Lookup(copy) = %d, %v; want 300", v, ok)
+		}
+	}
+	if _, ok := c.Lookup(nodes[3]); ok {
+		t.Fatal("the original hit after its copy's value replaced its own")
+	}
+	// The node is deleted and added again: a new NodeInfo under the old name.
+	again := namedNodeInfo("n7")
+	c.Set(again, 700)
+	for k := 0; k < 2; k++ {
+		if v, ok := c.Lookup(again); !ok || v != 700 {
+			t.Fatalf("Lookup(n7 again) = %d, %v; want 700", v, ok)
+		}
+	}
+	m := byInfo()
+	if len(m) != len(nodes) || m[again] == nil || m[nodes[7]] != nil {
+		t.Errorf("byInfo holds %d NodeInfos (want %d), the new n7: %v, the old one: %v", len(m), len(nodes), m[again] != nil, m[nodes[7]] != nil)
+	}
+	if v, ok := c.Lookup(nodes[8]); !ok || v != 8 {
+		t.Errorf("Lookup(n8) = %d, %v after others changed", v, ok)
+	}
+}
