@@ -28,19 +28,26 @@ type NodeCache[V any] struct {
 	// pending are slots added since slots was last copied (lockedSlot); read under mu.
 	pending map[string]*nodeCacheSlot[V]
 
-	// byInfo maps the NodeInfo objects seen to hit more than once to their node's slot, one per slot:
-	// copies of a NodeInfo (kube-scheduler clones one to add nominated Pods or remove preemption
-	// victims) miss, as their generation is new, and so never join it. Replaced, never modified.
+	// byInfo maps each node's NodeInfo, once it has hit twice by name, to the node's slot: one
+	// NodeInfo per slot. Replaced, never modified.
 	byInfo atomic.Pointer[map[*framework.NodeInfo]*nodeCacheSlot[V]]
-	// pendingInfo are NodeInfo objects that hit by name once since byInfo was last copied; read
-	// under mu. A second hit publishes them.
+	// pendingInfo are NodeInfo objects made their slot's since byInfo was last copied; read under mu.
+	// A second hit publishes them.
 	pendingInfo map[*framework.NodeInfo]*nodeCacheSlot[V]
 }
 
+// strayHitsToRebind is how many hits by name, from NodeInfos other than the one its slot has, make a
+// slot take the NodeInfo of the latest. kube-scheduler's copies of a NodeInfo (to add nominated
+// Pods, or in preemption) hit a few times within one cycle each, and must not displace the
+// snapshot's; a node deleted and added again gets a new NodeInfo, which should.
+const strayHitsToRebind = 64
+
 type nodeCacheSlot[V any] struct {
 	entry atomic.Pointer[nodeCacheEntry[V]]
-	// info is the NodeInfo that byInfo (or pendingInfo) holds for this slot; written under mu.
-	info *framework.NodeInfo
+	// info is the NodeInfo that byInfo (or pendingInfo) holds for this slot; stored under mu.
+	info atomic.Pointer[framework.NodeInfo]
+	// strays counts hits by name from other NodeInfos since info was stored.
+	strays atomic.Int32
 }
 
 type nodeCacheEntry[V any] struct {
@@ -92,23 +99,34 @@ func (s *nodeCacheSlot[V]) current(generation int64) (V, bool) {
 	return zero, false
 }
 
-// hitByName notes a hit found by name, not by NodeInfo: the first makes ni the slot's NodeInfo,
-// pending; a second (ni is read again, as the snapshot's NodeInfo is in every cycle) publishes the
-// pending ones, so a cluster's nodes join byInfo in one copy, not one each.
+// hitByName notes a hit found by name, not by NodeInfo. A slot takes the first NodeInfo that hits
+// (pending); a second hit (the snapshot's NodeInfo is read again in every cycle) publishes the
+// pending ones, so a cluster's nodes join byInfo in one copy, not one each. Another NodeInfo takes
+// the slot only after strayHitsToRebind hits.
 func (c *NodeCache[V]) hitByName(ni *framework.NodeInfo, s *nodeCacheSlot[V]) {
+	cur := s.info.Load()
+	if cur != nil && cur != ni && s.strays.Add(1) < strayHitsToRebind {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.pendingInfo[ni] == s {
-		c.publishInfo()
+	switch now := s.info.Load(); {
+	case now == ni:
+		if c.pendingInfo[ni] == s {
+			c.publishInfo()
+		}
 		return
+	case now != cur:
+		return // another hit changed the slot meanwhile
 	}
 	if c.pendingInfo == nil {
 		c.pendingInfo = map[*framework.NodeInfo]*nodeCacheSlot[V]{}
 	}
-	if s.info != nil {
-		delete(c.pendingInfo, s.info) // the node's NodeInfo changed (it was deleted and added again)
+	if cur != nil {
+		delete(c.pendingInfo, cur)
 	}
-	s.info = ni
+	s.info.Store(ni)
+	s.strays.Store(0)
 	c.pendingInfo[ni] = s
 }
 
@@ -121,7 +139,7 @@ func (c *NodeCache[V]) publishInfo() {
 	}
 	m := make(map[*framework.NodeInfo]*nodeCacheSlot[V], len(old)+len(c.pendingInfo))
 	for ni, s := range old {
-		if s.info == ni {
+		if s.info.Load() == ni {
 			m[ni] = s
 		}
 	}

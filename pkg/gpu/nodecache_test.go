@@ -98,8 +98,9 @@ func TestNodeCacheConcurrent(t *testing.T) {
 }
 
 // The scheduler's NodeInfos are found without their names once they have hit twice; copies of a
-// NodeInfo (nominated Pods, preemption) never join, and a node added again under the same name
-// replaces its old NodeInfo: one entry per node, whatever was looked up.
+// NodeInfo (nominated Pods, preemption), read a few times each, never displace them, and a node
+// added again under the same name takes over its slot after strayHitsToRebind reads: one entry per
+// node, whatever was looked up.
 func TestNodeCacheByNodeInfo(t *testing.T) {
 	var c NodeCache[int]
 	nodes := make([]*framework.NodeInfo, 50)
@@ -123,25 +124,32 @@ func TestNodeCacheByNodeInfo(t *testing.T) {
 	if got := len(byInfo()); got != len(nodes) {
 		t.Fatalf("after two passes %d of %d NodeInfos are found directly", got, len(nodes))
 	}
-	// A copy with a nominated Pod: a new generation, computed and set, then read again.
-	clone := nodes[3].Snapshot().(*framework.NodeInfo)
-	clone.AddPod(st.MakePod().Name("nominated").UID("nominated").Obj())
-	if _, ok := c.Lookup(clone); ok {
-		t.Fatal("a copy with a new Pod hit the original's value")
-	}
-	c.Set(clone, 300)
-	for k := 0; k < 2; k++ {
-		if v, ok := c.Lookup(clone); !ok || v != 300 {
-			t.Fatalf("Lookup(copy) = %d, %v; want 300", v, ok)
+	// Copies with a nominated Pod, one per cycle: each gets a new generation, is computed and set,
+	// then read by several plugins.
+	for cycle := 0; cycle < 10; cycle++ {
+		clone := nodes[3].Snapshot().(*framework.NodeInfo)
+		clone.AddPod(st.MakePod().Name("nominated").UID("nominated").Obj())
+		if _, ok := c.Lookup(clone); ok {
+			t.Fatal("a copy with a new Pod hit the original's value")
 		}
-	}
-	if _, ok := c.Lookup(nodes[3]); ok {
-		t.Fatal("the original hit after its copy's value replaced its own")
+		c.Set(clone, 300)
+		for k := 0; k < 3; k++ {
+			if v, ok := c.Lookup(clone); !ok || v != 300 {
+				t.Fatalf("Lookup(copy) = %d, %v; want 300", v, ok)
+			}
+		}
+		if _, ok := c.Lookup(nodes[3]); ok {
+			t.Fatal("the original hit after its copy's value replaced its own")
+		}
+		c.Set(nodes[3], 3)
+		if m := byInfo(); m[nodes[3]] == nil || m[clone] != nil {
+			t.Fatalf("cycle %d: a copy displaced the snapshot's NodeInfo", cycle)
+		}
 	}
 	// The node is deleted and added again: a new NodeInfo under the old name.
 	again := namedNodeInfo("n7")
 	c.Set(again, 700)
-	for k := 0; k < 2; k++ {
+	for k := 0; k < strayHitsToRebind+2; k++ {
 		if v, ok := c.Lookup(again); !ok || v != 700 {
 			t.Fatalf("Lookup(n7 again) = %d, %v; want 700", v, ok)
 		}
