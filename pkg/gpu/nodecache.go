@@ -12,13 +12,16 @@ import (
 // NodeCache holds one value per node, valid for one NodeInfo generation: the scheduler bumps a node's
 // generation whenever its Pods or labels change, and never reuses a generation, so a hit is current.
 // Filter and Score read it for every node in every cycle, Score from several goroutines at once: a
-// read is a map lookup and two atomic loads. It takes no lock and writes no shared memory (a read
-// lock's counter would bounce between the cores), and allocates nothing.
+// read found by NodeInfo (below) is a map lookup and two atomic loads. It takes no lock and writes
+// no shared memory (a read lock's counter would bounce between the cores), and allocates nothing.
 //
 // Slots are found by node name, and faster by the NodeInfo itself: the scheduler's snapshot keeps
 // one NodeInfo object per node for as long as the node exists (it copies changes into it), so its
 // address identifies the node without reading the Node object and hashing its name, which on a
 // full cluster, where Filter turns most nodes away, was most of what a read cost.
+//
+// Slots are never removed: a cache holds a slot, and the last NodeInfo it was found by, for every
+// node name it has seen (a deleted node's last state stays until the scheduler stops).
 type NodeCache[V any] struct {
 	// slots maps a node name to its slot. It is replaced, never modified: only a node never seen
 	// before adds a slot, first to pending.
@@ -36,18 +39,19 @@ type NodeCache[V any] struct {
 	pendingInfo map[*framework.NodeInfo]*nodeCacheSlot[V]
 }
 
-// strayHitsToRebind is how many hits by name, from NodeInfos other than the one its slot has, make a
-// slot take the NodeInfo of the latest. kube-scheduler's copies of a NodeInfo (to add nominated
-// Pods, or in preemption) hit a few times within one cycle each, and must not displace the
-// snapshot's; a node deleted and added again gets a new NodeInfo, which should.
+// strayHitsToRebind is how many consecutive hits by name from one NodeInfo other than its slot's make
+// the slot take that NodeInfo. kube-scheduler's copies of a NodeInfo (to add nominated Pods, or in
+// preemption) are each read a few times within one cycle, and must not displace the snapshot's; a
+// node deleted and added again has a new NodeInfo for good, which should.
 const strayHitsToRebind = 64
 
 type nodeCacheSlot[V any] struct {
 	entry atomic.Pointer[nodeCacheEntry[V]]
 	// info is the NodeInfo that byInfo (or pendingInfo) holds for this slot; stored under mu.
 	info atomic.Pointer[framework.NodeInfo]
-	// strays counts hits by name from other NodeInfos since info was stored.
-	strays atomic.Int32
+	// candidate is the latest other NodeInfo that hit by name, and strays its consecutive hits.
+	candidate atomic.Pointer[framework.NodeInfo]
+	strays    atomic.Int32
 }
 
 type nodeCacheEntry[V any] struct {
@@ -102,11 +106,17 @@ func (s *nodeCacheSlot[V]) current(generation int64) (V, bool) {
 // hitByName notes a hit found by name, not by NodeInfo. A slot takes the first NodeInfo that hits
 // (pending); a second hit (the snapshot's NodeInfo is read again in every cycle) publishes the
 // pending ones, so a cluster's nodes join byInfo in one copy, not one each. Another NodeInfo takes
-// the slot only after strayHitsToRebind hits.
+// the slot only after strayHitsToRebind consecutive hits.
 func (c *NodeCache[V]) hitByName(ni *framework.NodeInfo, s *nodeCacheSlot[V]) {
 	cur := s.info.Load()
-	if cur != nil && cur != ni && s.strays.Add(1) < strayHitsToRebind {
-		return
+	if cur != nil && cur != ni {
+		if s.candidate.Swap(ni) != ni {
+			s.strays.Store(1)
+			return
+		}
+		if s.strays.Add(1) < strayHitsToRebind {
+			return
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -126,7 +136,7 @@ func (c *NodeCache[V]) hitByName(ni *framework.NodeInfo, s *nodeCacheSlot[V]) {
 		delete(c.pendingInfo, cur)
 	}
 	s.info.Store(ni)
-	s.strays.Store(0)
+	s.candidate.Store(nil)
 	c.pendingInfo[ni] = s
 }
 

@@ -124,9 +124,9 @@ func TestNodeCacheByNodeInfo(t *testing.T) {
 	if got := len(byInfo()); got != len(nodes) {
 		t.Fatalf("after two passes %d of %d NodeInfos are found directly", got, len(nodes))
 	}
-	// Copies with a nominated Pod, one per cycle: each gets a new generation, is computed and set,
-	// then read by several plugins.
-	for cycle := 0; cycle < 10; cycle++ {
+	// Copies with a nominated Pod, one per cycle, for many cycles: each gets a new generation, is
+	// computed and set, then read by several plugins.
+	for cycle := 0; cycle < 3*strayHitsToRebind; cycle++ {
 		clone := nodes[3].Snapshot().(*framework.NodeInfo)
 		clone.AddPod(st.MakePod().Name("nominated").UID("nominated").Obj())
 		if _, ok := c.Lookup(clone); ok {
@@ -144,6 +144,18 @@ func TestNodeCacheByNodeInfo(t *testing.T) {
 		c.Set(nodes[3], 3)
 		if m := byInfo(); m[nodes[3]] == nil || m[clone] != nil {
 			t.Fatalf("cycle %d: a copy displaced the snapshot's NodeInfo", cycle)
+		}
+	}
+	// Copies that add nothing (every nominated Pod of lower priority) keep the generation, and hit.
+	for cycle := 0; cycle < 3*strayHitsToRebind; cycle++ {
+		clone := nodes[4].Snapshot().(*framework.NodeInfo)
+		for k := 0; k < 3; k++ {
+			if v, ok := c.Lookup(clone); !ok || v != 4 {
+				t.Fatalf("Lookup(unchanged copy) = %d, %v; want 4", v, ok)
+			}
+		}
+		if m := byInfo(); m[nodes[4]] == nil || m[clone] != nil {
+			t.Fatalf("cycle %d: an unchanged copy displaced the snapshot's NodeInfo", cycle)
 		}
 	}
 	// The node is deleted and added again: a new NodeInfo under the old name.

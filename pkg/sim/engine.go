@@ -187,8 +187,8 @@ func (s *Simulator) findFeasible(state fwk.CycleState, pod *v1.Pod, nodes []fwk.
 	reasons := map[string]int{}
 	processed := 0
 	for processed < len(nodes) && len(feasible) < want {
-		// As many nodes as are still wanted: when most nodes fit, nothing is filtered in vain; when
-		// few do, the chunks stay large enough to keep the cores busy.
+		// As many nodes as are still wanted, and at least minFilterChunk, to keep the cores busy
+		// when few nodes fit: at most minFilterChunk-1 nodes are filtered beyond the last needed.
 		chunk := min(max(want-len(feasible), minFilterChunk), len(nodes)-processed)
 		if cap(s.statuses) < chunk {
 			s.statuses = make([]*fwk.Status, chunk)
@@ -197,6 +197,9 @@ func (s *Simulator) findFeasible(state fwk.CycleState, pod *v1.Pod, nodes []fwk.
 		s.fw.Parallelizer().Until(s.ctx, chunk, func(i int) {
 			statuses[i] = s.fw.RunFilterPlugins(s.ctx, state, pod, nodes[(first+i)%len(nodes)])
 		}, "Filter")
+		if err := s.ctx.Err(); err != nil {
+			return nil, nil, err // Until skipped the rest of the chunk: its statuses are stale
+		}
 		for i := 0; i < chunk && len(feasible) < want; i++ {
 			processed++
 			switch status := statuses[i]; {

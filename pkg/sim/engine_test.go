@@ -156,10 +156,31 @@ func TestFindFeasibleMatchesASequentialScan(t *testing.T) {
 			t.Fatalf("pod %d (%d GPUs): found %d nodes from %v, reasons %v, next start %d; a sequential scan finds %d from %v, reasons %v, next start %d",
 				i, gpus, len(got), got[:min(3, len(got))], reasons, s.nextStart, len(want), want[:min(3, len(want))], wantReasons, (start+processed)%len(all))
 		}
-		// Fill the first feasible node, so the next Pods see a changed cluster.
+		// Place a Pod, so the next Pods see a changed cluster.
 		if _, err := s.Schedule(plugintest.GPUPod(fmt.Sprintf("fill%d", i), "1", "1Gi", gpus).Obj()); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// A cancelled run stops with its error: the parallel Filter skips nodes once the context is done,
+// and a skipped node must not count as feasible.
+func TestFindFeasibleStopsWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	nodes := []*v1.Node{plugintest.GPUNode("a", "8", "8Gi", 2), plugintest.GPUNode("b", "8", "8Gi", 2)}
+	s, err := New(ctx, shippedProfile(t), nodes, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := plugintest.GPUPod("p", "1", "1Gi", 1).Obj()
+	state := framework.NewCycleState()
+	if _, status, _ := s.fw.RunPreFilterPlugins(ctx, state, pod); !status.IsSuccess() {
+		t.Fatal(status.AsError())
+	}
+	cancel()
+	if feasible, _, err := s.findFeasible(state, pod, s.Nodes()); err == nil {
+		t.Errorf("cancelled: %d nodes found feasible and no error", len(feasible))
 	}
 }
 
