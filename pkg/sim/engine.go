@@ -48,8 +48,10 @@ type Simulator struct {
 	nextStart int
 	// gangs are the sizes of the PodGroups ScheduleGang was given.
 	gangs *gangSizes
-	// statuses holds a chunk's Filter results (findFeasible), reused from Pod to Pod.
-	statuses []*fwk.Status
+	// chunk holds a chunk's Filter verdicts (findFeasible), reused from Pod to Pod.
+	chunk    []verdict
+	verdicts *verdicts
+	memo     *filterMemo
 }
 
 // Placement is the outcome of scheduling one Pod.
@@ -102,8 +104,12 @@ func New(ctx context.Context, profile Profile, nodes []*v1.Node, seed int64) (*S
 	}
 	informerFactory.Start(ctx.Done())
 	informerFactory.WaitForCacheSync(ctx.Done())
+	var filters []string
+	for _, p := range fw.ListPlugins().Filter.Enabled {
+		filters = append(filters, p.Name)
+	}
 	return &Simulator{ctx: ctx, fw: fw, cluster: c, rng: rand.New(rand.NewSource(seed)), percentage: cfg.PercentageOfNodesToScore,
-		gangs: gangs}, nil
+		gangs: gangs, verdicts: newVerdicts(), memo: newFilterMemo(filters)}, nil
 }
 
 // Nodes returns the simulated cluster's node infos, in the order given to New.
@@ -116,6 +122,7 @@ func (s *Simulator) Schedule(pod *v1.Pod) (Placement, error) {
 	ctx := s.ctx
 	state := framework.NewCycleState()
 	preRes, status, _ := s.fw.RunPreFilterPlugins(ctx, state, pod)
+	var err error
 	if status.Code() == fwk.Error {
 		return Placement{}, status.AsError()
 	}
@@ -123,7 +130,12 @@ func (s *Simulator) Schedule(pod *v1.Pod) (Placement, error) {
 		return Placement{Reasons: map[string]int{status.Message(): 0}}, nil
 	}
 	nodes := s.cluster.nodes
-	if !preRes.AllNodes() {
+	var memo []memoEntry
+	if preRes.AllNodes() {
+		if memo, err = s.memo.entries(state, pod, len(nodes)); err != nil {
+			return Placement{}, err
+		}
+	} else {
 		nodes = make([]fwk.NodeInfo, 0, len(preRes.NodeNames))
 		for _, ni := range s.cluster.nodes {
 			if preRes.NodeNames.Has(ni.Node().Name) {
@@ -131,7 +143,7 @@ func (s *Simulator) Schedule(pod *v1.Pod) (Placement, error) {
 			}
 		}
 	}
-	feasible, reasons, err := s.findFeasible(state, pod, nodes)
+	feasible, reasons, err := s.findFeasible(state, pod, nodes, memo)
 	if err != nil {
 		return Placement{}, err
 	}
@@ -180,44 +192,54 @@ func (s *Simulator) Remove(pod *v1.Pod, nodeName string) error {
 // kube-scheduler looks for. Filters run in parallel, as kube-scheduler's do, over chunks of the
 // rotation; the result is the sequential scan's all the same: the first feasible nodes in rotation
 // order, and reasons only from the nodes before the last of them (kube-scheduler's parallel scan
-// may find a different set when it stops early, which would make runs irreproducible).
-func (s *Simulator) findFeasible(state fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) ([]fwk.NodeInfo, map[string]int, error) {
+// may find a different set when it stops early, which would make runs irreproducible). memo, when
+// not nil, holds a verdict per node of nodes for this Pod's spec: one whose node has not changed
+// since is used as it is, and every verdict found is recorded.
+func (s *Simulator) findFeasible(state fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo, memo []memoEntry) ([]fwk.NodeInfo, map[string]int, error) {
 	want := numFeasibleNodesToFind(s.percentage, len(nodes))
 	var feasible []fwk.NodeInfo
-	reasons := map[string]int{}
+	// Nodes rejected, per verdict: counting small integers here and reasons once at the end keeps
+	// the sequential part of the scan from reading every node's status.
+	var rejected []int
 	processed := 0
 	for processed < len(nodes) && len(feasible) < want {
 		// As many nodes as are still wanted, and at least minFilterChunk, to keep the cores busy
 		// when few nodes fit: at most minFilterChunk-1 nodes are filtered beyond the last needed.
 		chunk := min(max(want-len(feasible), minFilterChunk), len(nodes)-processed)
-		if cap(s.statuses) < chunk {
-			s.statuses = make([]*fwk.Status, chunk)
+		if cap(s.chunk) < chunk {
+			s.chunk = make([]verdict, chunk)
 		}
-		statuses, first := s.statuses[:chunk], s.nextStart+processed
+		verdicts, first := s.chunk[:chunk], s.nextStart+processed
 		s.fw.Parallelizer().Until(s.ctx, chunk, func(i int) {
-			statuses[i] = s.fw.RunFilterPlugins(s.ctx, state, pod, nodes[(first+i)%len(nodes)])
+			n := (first + i) % len(nodes)
+			if memo == nil {
+				verdicts[i] = s.verdicts.of(s.fw.RunFilterPlugins(s.ctx, state, pod, nodes[n]))
+				return
+			}
+			if g := nodes[n].GetGeneration(); memo[n].generation == g {
+				verdicts[i] = memo[n].verdict
+			} else {
+				verdicts[i] = s.verdicts.of(s.fw.RunFilterPlugins(s.ctx, state, pod, nodes[n]))
+				memo[n] = memoEntry{generation: g, verdict: verdicts[i]}
+			}
 		}, "Filter")
 		if err := s.ctx.Err(); err != nil {
-			return nil, nil, err // Until skipped the rest of the chunk: its statuses are stale
+			return nil, nil, err // Until skipped the rest of the chunk: its verdicts are stale
 		}
 		for i := 0; i < chunk && len(feasible) < want; i++ {
 			processed++
-			switch status := statuses[i]; {
-			case status.IsSuccess():
+			if v := verdicts[i]; v == feasibleVerdict {
 				feasible = append(feasible, nodes[(first+i)%len(nodes)])
-			case status.Code() == fwk.Error:
-				return nil, nil, status.AsError()
-			default:
-				for _, r := range status.Reasons() {
-					reasons[r]++
-				}
+			} else {
+				rejected = count(rejected, v)
 			}
 		}
 	}
 	if len(nodes) > 0 {
 		s.nextStart = (s.nextStart + processed) % len(nodes)
 	}
-	return feasible, reasons, nil
+	reasons, err := s.verdicts.reasons(rejected)
+	return feasible, reasons, err
 }
 
 // numFeasibleNodesToFind is kube-scheduler's rule: all nodes below 100, else a percentage (adaptive

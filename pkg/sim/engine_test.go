@@ -144,7 +144,7 @@ func TestFindFeasibleMatchesASequentialScan(t *testing.T) {
 				}
 			}
 		}
-		feasible, reasons, err := s.findFeasible(state, pod, all)
+		feasible, reasons, err := s.findFeasible(state, pod, all, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -179,7 +179,7 @@ func TestFindFeasibleStopsWhenCancelled(t *testing.T) {
 		t.Fatal(status.AsError())
 	}
 	cancel()
-	if feasible, _, err := s.findFeasible(state, pod, s.Nodes()); err == nil {
+	if feasible, _, err := s.findFeasible(state, pod, s.Nodes(), nil); err == nil {
 		t.Errorf("cancelled: %d nodes found feasible and no error", len(feasible))
 	}
 }
