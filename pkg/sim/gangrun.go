@@ -475,7 +475,7 @@ func (g *gangRun) gangPods(i int) []*v1.Pod {
 				Labels: map[string]string{v1alpha1.PodGroupLabel: j.Name}, Annotations: annotations},
 			Spec: v1.PodSpec{
 				SchedulerName: v1.DefaultSchedulerName,
-				Containers: []v1.Container{{Name: trace.ContainerName, Image: "gpu-sim/gang",
+				Containers: []v1.Container{{Name: trace.ContainerName, Image: "gpu-sim/gang:latest",
 					Resources: v1.ResourceRequirements{Requests: res, Limits: res.DeepCopy()}}},
 			},
 			Status: v1.PodStatus{Phase: v1.PodPending},

@@ -113,8 +113,10 @@ func newPod(s *podShape) *v1.Pod {
 			SchedulerName: v1.DefaultSchedulerName,
 			Tolerations:   tolerations,
 			Containers: []v1.Container{{
-				Name:      ContainerName,
-				Image:     "gpu-sim/workload",
+				Name: ContainerName,
+				// Tagged: ImageLocality scores every node for every Pod, and would append
+				// ":latest" to an untagged name each time.
+				Image:     "gpu-sim/workload:latest",
 				Resources: v1.ResourceRequirements{Requests: requests, Limits: limits},
 			}},
 		},
