@@ -155,22 +155,25 @@ func (r *reporter) report() error {
 			continue
 		}
 		if r.perNode {
-			samples = appendUsage(samples, nodeGPUMilli, u, n.Name)
+			// Most nodes have nothing fragmented or stranded (full, or free for every shape):
+			// those zeros are left out, which halves what a large cluster serves and the scraper
+			// stores. The cluster totals keep all four.
+			samples = appendUsage(samples, nodeGPUMilli, u, true, n.Name)
 		}
 		total.Capacity += u.Capacity
 		total.Allocated += u.Allocated
 		total.Fragmented += u.Fragmented
 		total.Stranded += u.Stranded
 	}
-	samples = appendUsage(samples, clusterGPUMilli, total)
+	samples = appendUsage(samples, clusterGPUMilli, total, false)
 	r.published = &samples
 	gauges.samples.Store(r.published)
 	return nil
 }
 
-// appendUsage appends the four samples of u, one per state, in label order. A hidden metric yields
-// none.
-func appendUsage(samples []metrics.Metric, desc *metrics.Desc, u gpu.Usage, labelValues ...string) []metrics.Metric {
+// appendUsage appends the samples of u, one per state, in label order; with sparse, fragmented
+// and stranded only when not zero. A hidden metric yields none.
+func appendUsage(samples []metrics.Metric, desc *metrics.Desc, u gpu.Usage, sparse bool, labelValues ...string) []metrics.Metric {
 	for _, s := range []struct {
 		state string
 		value float64
@@ -180,6 +183,9 @@ func appendUsage(samples []metrics.Metric, desc *metrics.Desc, u gpu.Usage, labe
 		{stateFragmented, u.Fragmented},
 		{stateStranded, float64(u.Stranded)},
 	} {
+		if sparse && s.value == 0 && (s.state == stateFragmented || s.state == stateStranded) {
+			continue
+		}
 		if m := metrics.NewLazyConstMetric(desc, metrics.GaugeValue, s.value, append(labelValues, s.state)...); m != nil {
 			samples = append(samples, m)
 		}

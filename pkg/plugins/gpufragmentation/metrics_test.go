@@ -95,8 +95,8 @@ func TestReportGauges(t *testing.T) {
 	want := map[string]float64{
 		"gpu_scheduler_node_gpu_milli node=busy state=allocated": 1500, "gpu_scheduler_node_gpu_milli node=busy state=capacity": 2000,
 		"gpu_scheduler_node_gpu_milli node=busy state=fragmented": 500, "gpu_scheduler_node_gpu_milli node=busy state=stranded": 500,
+		// A node's zero fragmented and stranded samples are left out; allocated and capacity stay.
 		"gpu_scheduler_node_gpu_milli node=idle state=allocated": 0, "gpu_scheduler_node_gpu_milli node=idle state=capacity": 4000,
-		"gpu_scheduler_node_gpu_milli node=idle state=fragmented": 0, "gpu_scheduler_node_gpu_milli node=idle state=stranded": 0,
 		"gpu_scheduler_cluster_gpu_milli state=allocated": 1500, "gpu_scheduler_cluster_gpu_milli state=capacity": 6000,
 		"gpu_scheduler_cluster_gpu_milli state=fragmented": 500, "gpu_scheduler_cluster_gpu_milli state=stranded": 500,
 	}
@@ -132,8 +132,12 @@ func TestReportGauges(t *testing.T) {
 // do (the informer lists nodes in no particular order).
 func TestReportBuildsSamplesInLabelOrder(t *testing.T) {
 	c := newFakeCluster(t)
-	for _, name := range strings.Split("q w e r t y u i o p a s d f g h j k l z x c v b n m", " ") {
+	for i, name := range strings.Split("q w e r t y u i o p a s d f g h j k l z x c v b n m", " ") {
 		c.add(plugintest.GPUNode(name, "64", "256Gi", 2))
+		if i%2 == 0 {
+			// Half a core left for the free GPU: all four states served for this node.
+			c.add(plugintest.GPUPod("p-"+name, "63500m", "1Gi", 1).Node(name).Obj())
+		}
 	}
 	w := gpu.NewWorkload([]gpu.Shape{{MilliCPU: 1000, Memory: 1 << 30, GPUs: 1, GPUMilli: 1000, Weight: 1}})
 	if err := c.reporter(w).report(); err != nil {
@@ -149,7 +153,7 @@ func TestReportBuildsSamplesInLabelOrder(t *testing.T) {
 			built = append(built, labels[0].GetValue()+" "+labels[1].GetValue())
 		}
 	}
-	if !slices.IsSorted(built) || len(built) != 26*4 {
+	if !slices.IsSorted(built) || len(built) != 13*4+13*2 {
 		t.Errorf("node samples built out of label order: %v", built)
 	}
 }
