@@ -122,7 +122,6 @@ func (s *Simulator) Schedule(pod *v1.Pod) (Placement, error) {
 	ctx := s.ctx
 	state := framework.NewCycleState()
 	preRes, status, _ := s.fw.RunPreFilterPlugins(ctx, state, pod)
-	var err error
 	if status.Code() == fwk.Error {
 		return Placement{}, status.AsError()
 	}
@@ -132,6 +131,7 @@ func (s *Simulator) Schedule(pod *v1.Pod) (Placement, error) {
 	nodes := s.cluster.nodes
 	var memo []memoEntry
 	if preRes.AllNodes() {
+		var err error
 		if memo, err = s.memo.entries(state, pod, len(nodes)); err != nil {
 			return Placement{}, err
 		}
@@ -212,14 +212,15 @@ func (s *Simulator) findFeasible(state fwk.CycleState, pod *v1.Pod, nodes []fwk.
 		verdicts, first := s.chunk[:chunk], s.nextStart+processed
 		s.fw.Parallelizer().Until(s.ctx, chunk, func(i int) {
 			n := (first + i) % len(nodes)
-			if memo == nil {
-				verdicts[i] = s.verdicts.of(s.fw.RunFilterPlugins(s.ctx, state, pod, nodes[n]))
+			g := nodes[n].GetGeneration()
+			if memo != nil && memo[n].generation == g {
+				verdicts[i] = memo[n].verdict
 				return
 			}
-			if g := nodes[n].GetGeneration(); memo[n].generation == g {
-				verdicts[i] = memo[n].verdict
-			} else {
-				verdicts[i] = s.verdicts.of(s.fw.RunFilterPlugins(s.ctx, state, pod, nodes[n]))
+			status := s.fw.RunFilterPlugins(s.ctx, state, pod, nodes[n])
+			verdicts[i] = s.verdicts.of(status)
+			// An error says nothing about the node: it is not remembered as its verdict.
+			if memo != nil && status.Code() != fwk.Error {
 				memo[n] = memoEntry{generation: g, verdict: verdicts[i]}
 			}
 		}, "Filter")

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
@@ -165,5 +166,24 @@ func TestPodFilterKey(t *testing.T) {
 	ab.Labels, a.Labels = map[string]string{"ab": "c"}, map[string]string{"a": "bc"}
 	if key(ab) == key(a) {
 		t.Error("labels {ab: c} and {a: bc} share a key")
+	}
+}
+
+// A Filter error is returned, and not remembered as the node's verdict.
+func TestFilterMemoKeepsNoErrors(t *testing.T) {
+	s, err := New(context.Background(), shippedProfile(t), memoCluster(), 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := plugintest.GPUPod("p", "1", "1Gi", 1).Obj()
+	memo := make([]memoEntry, len(s.Nodes()))
+	// No PreFilter ran: GPUFit's Filter finds no state and fails with an error.
+	if _, _, err := s.findFeasible(framework.NewCycleState(), pod, s.Nodes(), memo); err == nil {
+		t.Fatal("a Filter error was not returned")
+	}
+	for n, e := range memo {
+		if e.generation != 0 {
+			t.Fatalf("node %d: the error was remembered as its verdict", n)
+		}
 	}
 }
