@@ -156,7 +156,7 @@ func (r *reporter) report() error {
 		}
 		if r.perNode {
 			// Most nodes have nothing fragmented or stranded (full, or free for every shape):
-			// those zeros are left out, which halves what a large cluster serves and the scraper
+			// those zeros are left out, up to half of what a large cluster serves and the scraper
 			// stores. The cluster totals keep all four.
 			samples = appendUsage(samples, nodeGPUMilli, u, true, n.Name)
 		}
