@@ -213,7 +213,7 @@ func TestBadArgsStopStartup(t *testing.T) {
 	}{
 		{name: "duplicate interconnect", from: "      - name: roce\n", to: "      - name: infiniband\n",
 			wantField: "pluginConfig.Interconnect.args.interconnects[1].name"},
-		{name: "negative CPU per GPU", from: `cpuPerGPU: "2"`, to: `cpuPerGPU: "-1"`,
+		{name: "negative CPU per GPU", from: `cpuPerGPU: "12"`, to: `cpuPerGPU: "-1"`,
 			wantField: "pluginConfig.AntiStranding.args.cpuPerGPU"},
 		{name: "bad model label", from: "modelLabel: nvidia.com/gpu.product", to: "modelLabel: not//a/label",
 			wantField: "pluginConfig.GPUModel.args.modelLabel"},
@@ -221,7 +221,7 @@ func TestBadArgsStopStartup(t *testing.T) {
 			wantField: `unknown field "modelLabels"`},
 		{name: "zero window", from: "windowSize: 2000", to: "windowSize: 0",
 			wantField: "pluginConfig.GPUFragmentation.args.windowSize"},
-		{name: "malformed quantity", from: "memoryPerGPU: 8Gi", to: "memoryPerGPU: eight",
+		{name: "malformed quantity", from: "memoryPerGPU: 48Gi", to: "memoryPerGPU: eight",
 			wantField: "decoding args for plugin AntiStranding"},
 	}
 	shipped := readShipped(t)

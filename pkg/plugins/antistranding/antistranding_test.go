@@ -36,8 +36,11 @@ var (
 	memHeld = fwk.NewStatus(fwk.Unschedulable, ReasonMemoryHeldForGPUs)
 )
 
-// TestFilter uses the defaults, 2 CPUs and 8Gi held back per free GPU, on a 32-CPU, 128Gi node with
-// 4 GPUs: with all 4 free, 8 CPUs and 32Gi are held back.
+// smallHoldBack holds 2 CPUs and 8Gi back per free GPU, so that one small node shows every case.
+var smallHoldBack = &configv1.AntiStrandingArgs{CPUPerGPU: qty("2"), MemoryPerGPU: qty("8Gi")}
+
+// TestFilter holds 2 CPUs and 8Gi back per free GPU on a 32-CPU, 128Gi node with 4 GPUs: with all 4
+// free, 8 CPUs and 32Gi are held back.
 func TestFilter(t *testing.T) {
 	gpuNode := plugintest.GPUNode("g", "32", "128Gi", 4)
 	cpuNode := plugintest.GPUNode("c", "32", "128Gi", 0)
@@ -78,7 +81,7 @@ func TestFilter(t *testing.T) {
 		{name: "more memory than the node has is not a hold-back", pod: cpuPod("1", "129Gi"), node: gpuNode},
 		{name: "GPU pod skips Filter", pod: plugintest.GPUPod("p", "31", "127Gi", 1).Obj(), node: gpuNode},
 	}
-	pl := newPlugin(t, &configv1.AntiStrandingArgs{})
+	pl := newPlugin(t, smallHoldBack)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := plugintest.Filter(t, pl, tt.pod, plugintest.NodeInfo(tt.node, tt.existing...))
@@ -149,7 +152,7 @@ func TestScore(t *testing.T) {
 			nodes: []fwk.NodeInfo{plugintest.NodeInfo(small)},
 			want:  []int64{12}},
 	}
-	pl := newPlugin(t, &configv1.AntiStrandingArgs{})
+	pl := newPlugin(t, smallHoldBack)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := plugintest.Score(t, pl, tt.pod, tt.nodes)
@@ -160,10 +163,39 @@ func TestScore(t *testing.T) {
 	}
 }
 
+// TestDefaultHoldBack: by default a free GPU keeps about what a GPU Pod asks with it (12 CPUs and
+// 48Gi), here on a node shaped like openb's G2 (8 GPUs, 96 CPUs, 384Gi).
+func TestDefaultHoldBack(t *testing.T) {
+	node := plugintest.GPUNode("g2", "96", "384Gi", 8)
+	cpuPod := plugintest.GPUPod("p", "12", "48Gi", 0).Obj()
+	tests := []struct {
+		name     string
+		existing []*v1.Pod
+		want     *fwk.Status
+	}{
+		{name: "every GPU free: all CPU held back", want: cpuHeld},
+		{name: "7 GPUs taken with 72 CPUs: 24 left, 12 held for the free GPU",
+			existing: []*v1.Pod{plugintest.GPUPod("e", "72", "48Gi", 7).Node("g2").Obj()}},
+		{name: "7 GPUs taken with 73 CPUs: 23 left", want: cpuHeld,
+			existing: []*v1.Pod{plugintest.GPUPod("e", "73", "48Gi", 7).Node("g2").Obj()}},
+		{name: "7 GPUs taken with 289Gi: 95Gi left", want: memHeld,
+			existing: []*v1.Pod{plugintest.GPUPod("e", "8", "289Gi", 7).Node("g2").Obj()}},
+	}
+	pl := newPlugin(t, &configv1.AntiStrandingArgs{})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := plugintest.Filter(t, pl, cpuPod, plugintest.NodeInfo(node, tt.existing...))
+			if !got.Equal(tt.want) {
+				t.Errorf("status = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 // TestScoreComparesPlacements: on one node, the GPU Pod that takes most of its CPU scores below the
 // one that leaves CPU for the free GPUs.
 func TestScoreComparesPlacements(t *testing.T) {
-	pl := newPlugin(t, &configv1.AntiStrandingArgs{})
+	pl := newPlugin(t, smallHoldBack)
 	node := []fwk.NodeInfo{plugintest.NodeInfo(plugintest.GPUNode("n", "64", "512Gi", 8))}
 	greedy := plugintest.Score(t, pl, plugintest.GPUPod("greedy", "60", "8Gi", 1).Obj(), node)[0]
 	modest := plugintest.Score(t, pl, plugintest.GPUPod("modest", "8", "8Gi", 1).Obj(), node)[0]

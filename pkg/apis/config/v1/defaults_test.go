@@ -98,11 +98,11 @@ func TestAntiStrandingArgsDefaults(t *testing.T) {
 		in                  *v1.AntiStrandingArgs
 		wantCPU, wantMemory string
 	}{
-		{name: "unset", in: &v1.AntiStrandingArgs{}, wantCPU: "2", wantMemory: "8Gi"},
+		{name: "unset", in: &v1.AntiStrandingArgs{}, wantCPU: "12", wantMemory: "48Gi"},
 		{name: "set", in: &v1.AntiStrandingArgs{CPUPerGPU: qty("500m"), MemoryPerGPU: qty("4Gi")}, wantCPU: "500m", wantMemory: "4Gi"},
 		{name: "set to zero", in: &v1.AntiStrandingArgs{CPUPerGPU: qty("0"), MemoryPerGPU: qty("0")}, wantCPU: "0", wantMemory: "0"},
-		{name: "only CPU set", in: &v1.AntiStrandingArgs{CPUPerGPU: qty("4")}, wantCPU: "4", wantMemory: "8Gi"},
-		{name: "only memory set", in: &v1.AntiStrandingArgs{MemoryPerGPU: qty("16Gi")}, wantCPU: "2", wantMemory: "16Gi"},
+		{name: "only CPU set", in: &v1.AntiStrandingArgs{CPUPerGPU: qty("4")}, wantCPU: "4", wantMemory: "48Gi"},
+		{name: "only memory set", in: &v1.AntiStrandingArgs{MemoryPerGPU: qty("16Gi")}, wantCPU: "12", wantMemory: "16Gi"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,7 +120,7 @@ func TestAntiStrandingArgsDefaults(t *testing.T) {
 	v1.SetDefaults_AntiStrandingArgs(args)
 	args.CPUPerGPU.Add(resource.MustParse("1"))
 	args.MemoryPerGPU.Add(resource.MustParse("1Gi"))
-	if v1.DefaultCPUPerGPU.Cmp(resource.MustParse("2")) != 0 || v1.DefaultMemoryPerGPU.Cmp(resource.MustParse("8Gi")) != 0 {
+	if v1.DefaultCPUPerGPU.Cmp(resource.MustParse("12")) != 0 || v1.DefaultMemoryPerGPU.Cmp(resource.MustParse("48Gi")) != 0 {
 		t.Errorf("defaults changed through defaulted args: %v, %v", v1.DefaultCPUPerGPU, v1.DefaultMemoryPerGPU)
 	}
 }
@@ -180,7 +180,7 @@ func TestConversionRoundTrip(t *testing.T) {
 			{Name: "zone", NodeLabel: "topology.kubernetes.io/zone"},
 		}})
 		roundTrip(t, as, &config.AntiStrandingArgs{}, &v1.AntiStrandingArgs{},
-			&config.AntiStrandingArgs{CPUPerGPU: resource.MustParse("2"), MemoryPerGPU: resource.MustParse("8Gi")})
+			&config.AntiStrandingArgs{CPUPerGPU: resource.MustParse("12"), MemoryPerGPU: resource.MustParse("48Gi")})
 	})
 }
 

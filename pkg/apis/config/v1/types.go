@@ -62,9 +62,9 @@ type NodeLabel struct {
 type AntiStrandingArgs struct {
 	metav1.TypeMeta `json:",inline"`
 
-	// CPUPerGPU is the CPU held back for GPU Pods per free GPU on a GPU node. Default: 2.
+	// CPUPerGPU is the CPU held back for GPU Pods per free GPU on a GPU node. Default: 12.
 	CPUPerGPU *resource.Quantity `json:"cpuPerGPU,omitempty"`
-	// MemoryPerGPU is the memory held back for GPU Pods per free GPU on a GPU node. Default: 8Gi.
+	// MemoryPerGPU is the memory held back for GPU Pods per free GPU on a GPU node. Default: 48Gi.
 	MemoryPerGPU *resource.Quantity `json:"memoryPerGPU,omitempty"`
 }
 
