@@ -170,7 +170,8 @@ func TestShippedConfigExpands(t *testing.T) {
 		t.Errorf("AntiStranding args = %#v", args["AntiStranding"])
 	}
 	frag, ok := args["GPUFragmentation"].(*config.GPUFragmentationArgs)
-	if !ok || frag.WindowSize != configv1.DefaultWindowSize || frag.ModelLabel != gpu.DefaultModelLabel || len(frag.Workload) != 0 {
+	if !ok || frag.WindowSize != configv1.DefaultWindowSize || frag.ModelLabel != gpu.DefaultModelLabel || len(frag.Workload) != 0 ||
+		frag.StrandedPercent != configv1.DefaultStrandedPercent {
 		t.Errorf("GPUFragmentation args = %#v", args["GPUFragmentation"])
 	}
 	fit, ok := args["NodeResourcesFit"].(*schedconfig.NodeResourcesFitArgs)
@@ -221,6 +222,8 @@ func TestBadArgsStopStartup(t *testing.T) {
 			wantField: `unknown field "modelLabels"`},
 		{name: "zero window", from: "windowSize: 2000", to: "windowSize: 0",
 			wantField: "pluginConfig.GPUFragmentation.args.windowSize"},
+		{name: "stranded percent over 100", from: "strandedPercent: 50", to: "strandedPercent: 150",
+			wantField: "pluginConfig.GPUFragmentation.args.strandedPercent"},
 		{name: "malformed quantity", from: "memoryPerGPU: 48Gi", to: "memoryPerGPU: eight",
 			wantField: "decoding args for plugin AntiStranding"},
 	}
@@ -255,7 +258,7 @@ func fmtArgs(obj interface{}) string {
 	case *config.AntiStrandingArgs:
 		return a.CPUPerGPU.String() + " " + a.MemoryPerGPU.String()
 	case *config.GPUFragmentationArgs:
-		return fmt.Sprint(a.WindowSize, " ", a.ModelLabel, " ", len(a.Workload))
+		return fmt.Sprint(a.WindowSize, " ", a.ModelLabel, " ", len(a.Workload), " ", a.StrandedPercent)
 	}
 	return ""
 }

@@ -7,6 +7,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	resourcehelper "k8s.io/component-helpers/resource"
+	fwk "k8s.io/kube-scheduler/framework"
 )
 
 // Shape is a kind of Pod in a workload, and how often it occurs: the unit of FGD's fragmentation
@@ -40,6 +41,17 @@ type Workload struct {
 	nodeModels sync.Map
 	// constrained is the GPU demand of the shapes limited to some models, by model set.
 	constrained []modelDemand
+	// strandedWeight is how much of a GPU that a node's CPU or memory left cannot feed counts as
+	// fragmented (WithStrandedWeight); 0 is FGD's measure as published.
+	strandedWeight float64
+}
+
+// WithStrandedWeight sets how much of a GPU counts as fragmented, for a shape, when the node's CPU
+// or memory left cannot feed it though the node's own per-GPU share would: 0 (the default) is FGD's
+// measure as published, 1 counts the whole GPU. Set it before the workload is shared.
+func (w *Workload) WithStrandedWeight(weight float64) *Workload {
+	w.strandedWeight = weight
+	return w
 }
 
 // modelDemand is the share of the workload's GPU demand (GPUs x thousandths) that only the models
@@ -173,11 +185,59 @@ func (w *Workload) Empty() bool { return w.weight == 0 }
 // that costs more than the measure itself on a large cluster).
 func (w *Workload) NeedsModel() bool { return len(w.models) > 0 }
 
-// Fragmentation is FGD's expected fragmentation of a node under the workload, in GPU thousandths:
-// for each shape, weighted, the free GPU capacity that shape could not use there. That is all of it
-// when the shape asks for no GPU or does not fit the node (CPU, memory, model or GPUs), else the
-// free slices smaller than the shape's per-GPU share. free holds each GPU's free thousandths.
-func (w *Workload) Fragmentation(milliCPU, memory int64, model string, free []int64) float64 {
+// Room is what the fragmentation measure reads from a node besides its free GPU slices.
+type Room struct {
+	// MilliCPU and Memory are free: allocatable less requested.
+	MilliCPU, Memory int64
+	// MilliCPUPerGPU and MemoryPerGPU are the node's allocatable per GPU: the CPU and memory that come
+	// with a GPU on this node. Zero counts no GPU as short of that resource; both zero is FGD's
+	// measure as published.
+	MilliCPUPerGPU, MemoryPerGPU int64
+	// Model is the node's GPU model label value; read only when the workload NeedsModel.
+	Model string
+}
+
+// RoomOf reads the Room of a node whose GPU state is state; the model label only when the workload
+// needs it (a map lookup per node costs more than the measure itself on a large cluster).
+func (w *Workload) RoomOf(nodeInfo fwk.NodeInfo, state *NodeState, modelLabel string) Room {
+	alloc, used := nodeInfo.GetAllocatable(), nodeInfo.GetRequested()
+	r := Room{MilliCPU: alloc.GetMilliCPU() - used.GetMilliCPU(), Memory: alloc.GetMemory() - used.GetMemory(),
+		MilliCPUPerGPU: state.MilliCPUPerGPU, MemoryPerGPU: state.MemoryPerGPU}
+	if w.NeedsModel() {
+		r.Model = nodeInfo.Node().Labels[modelLabel]
+	}
+	return r
+}
+
+// own is the CPU and memory that come with gpus GPUs of the node; what is left where a per-GPU
+// figure is zero, so that resource never counts as short.
+func (r Room) own(gpus int64) (milliCPU, memory int64) {
+	milliCPU, memory = r.MilliCPU, r.Memory
+	if r.MilliCPUPerGPU > 0 {
+		milliCPU = gpus * r.MilliCPUPerGPU
+	}
+	if r.MemoryPerGPU > 0 {
+		memory = gpus * r.MemoryPerGPU
+	}
+	return milliCPU, memory
+}
+
+// Less is the Room left after a Pod takes milliCPU and memory.
+func (r Room) Less(milliCPU, memory int64) Room {
+	r.MilliCPU, r.Memory = r.MilliCPU-milliCPU, r.Memory-memory
+	return r
+}
+
+// Fragmentation is the expected fragmentation of a node under the workload, in GPU thousandths:
+// for each shape, weighted, the free GPU capacity that shape could not use there. As in FGD, that
+// is all of it when the shape asks for no GPU or does not fit the node (CPU, memory, model or
+// GPUs), else the free slices smaller than the shape's per-GPU share. Beyond FGD (with a stranded
+// weight), it also counts, at that weight, the GPUs the shape could take but the node's free CPU or
+// memory could not feed, when the node's own CPU and memory per GPU would have fed them: capacity
+// stranded by what other Pods took, not by how the node was built (counting that too makes CPU-poor
+// nodes look free to fill, and strands more). The largest slices are assumed fed first. free holds
+// each GPU's free thousandths.
+func (w *Workload) Fragmentation(room Room, free []int64) float64 {
 	var total int64
 	for _, f := range free {
 		total += f
@@ -200,8 +260,12 @@ func (w *Workload) Fragmentation(milliCPU, memory int64, model string, free []in
 		}
 		sorted[i] = f
 	}
+	// top[n] is the sum of the n largest free slices (what n fed copies of a shape use), filled on
+	// the first node short of CPU or memory.
+	var topBuf [17]int64
+	var top []int64
 	below, small := 0, int64(0)
-	modelBit := w.modelBit(model)
+	modelBit := w.modelBit(room.Model)
 	frag := w.noGPUWeight * float64(total)
 	for i := range w.groups {
 		g := &w.groups[i]
@@ -209,25 +273,74 @@ func (w *Workload) Fragmentation(milliCPU, memory int64, model string, free []in
 			small += sorted[below]
 			below++
 		}
-		if int64(len(sorted)-below) < g.gpus || (g.models != 0 && g.models&modelBit == 0) {
+		usable := int64(len(sorted) - below)
+		if usable < g.gpus || (g.models != 0 && g.models&modelBit == 0) {
 			frag += g.weight * float64(total)
 			continue
 		}
-		fit := g.weight
-		if g.maxCPU > milliCPU || g.maxMemory > memory {
-			fit = 0
-			for _, s := range g.shapes {
-				if s.milliCPU > milliCPU {
-					break
-				}
-				if s.memory <= memory {
-					fit += s.weight
+		// What the node's own CPU and memory per GPU would leave for the usable GPUs.
+		ownCPU, ownMemory := room.own(usable)
+		// The common case: the node has at least that left (or stranding is not counted), so no
+		// shape is short of more than the node's build; FGD's fit decides.
+		if w.strandedWeight == 0 || room.MilliCPU >= ownCPU && room.Memory >= ownMemory {
+			fit := g.weight
+			if g.maxCPU > room.MilliCPU || g.maxMemory > room.Memory {
+				fit = 0
+				for _, s := range g.shapes {
+					if s.milliCPU > room.MilliCPU {
+						break
+					}
+					if s.memory <= room.Memory {
+						fit += s.weight
+					}
 				}
 			}
+			frag += fit*float64(small) + (g.weight-fit)*float64(total)
+			continue
 		}
-		frag += fit*float64(small) + (g.weight-fit)*float64(total)
+		if top == nil {
+			top = topSums(sorted, topBuf[:0])
+		}
+		// Copies that feed every usable GPU; shapes that fit that many, or not one, need no division.
+		feedAll := (usable + g.gpus - 1) / g.gpus
+		for _, s := range g.shapes {
+			if s.milliCPU > room.MilliCPU || s.memory > room.Memory {
+				frag += s.weight * float64(total)
+				continue
+			}
+			frag += s.weight * float64(small)
+			if s.milliCPU*feedAll <= room.MilliCPU && s.memory*feedAll <= room.Memory {
+				continue
+			}
+			fed := fedGPUs(s.milliCPU, s.memory, g.gpus, usable, room.MilliCPU, room.Memory)
+			if own := fedGPUs(s.milliCPU, s.memory, g.gpus, usable, ownCPU, ownMemory); own > fed {
+				frag += s.weight * w.strandedWeight * float64(top[own]-top[fed])
+			}
+		}
 	}
 	return frag / w.weight
+}
+
+// topSums appends to dst, for n from 0 to len(sorted), the sum of the n largest of sorted (ascending).
+func topSums(sorted, dst []int64) []int64 {
+	dst = append(dst, 0)
+	for i := len(sorted) - 1; i >= 0; i-- {
+		dst = append(dst, dst[len(dst)-1]+sorted[i])
+	}
+	return dst
+}
+
+// fedGPUs is how many of usable GPUs copies of a shape (milliCPU and memory per copy of gpus GPUs)
+// can take with milliCPU and memory left to feed them.
+func fedGPUs(shapeCPU, shapeMemory, gpus, usable, milliCPU, memory int64) int64 {
+	fed := usable
+	if shapeCPU > 0 {
+		fed = min(fed, max(milliCPU, 0)/shapeCPU*gpus)
+	}
+	if shapeMemory > 0 {
+		fed = min(fed, max(memory, 0)/shapeMemory*gpus)
+	}
+	return fed
 }
 
 func (w *Workload) modelBit(model string) uint64 {

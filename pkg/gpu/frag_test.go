@@ -3,6 +3,7 @@ package gpu
 import (
 	"math"
 	"math/rand/v2"
+	"sort"
 	"strings"
 	"testing"
 
@@ -22,9 +23,13 @@ func TestFragmentation(t *testing.T) {
 		name   string
 		shapes []Shape
 		cpu    int64
-		model  string
-		free   []int64
-		want   float64
+		// cpuPerGPU is the node's allocatable CPU per GPU; 0 counts no GPU as short of CPU.
+		cpuPerGPU int64
+		// stranded is the workload's stranded weight; 0 is FGD as published.
+		stranded float64
+		model    string
+		free     []int64
+		want     float64
 	}{
 		{name: "no free GPU, no fragmentation", shapes: []Shape{whole1}, cpu: 8000, free: nil, want: 0},
 		{name: "whole GPUs are usable by a 1-GPU shape", shapes: []Shape{whole1}, cpu: 8000, free: []int64{1000, 1000}, want: 0},
@@ -37,10 +42,24 @@ func TestFragmentation(t *testing.T) {
 		{name: "a model the shape does not accept", shapes: []Shape{v100}, cpu: 8000, model: "T4", free: []int64{1000}, want: 1000},
 		{name: "a model it accepts, any case", shapes: []Shape{v100}, cpu: 8000, model: "V100M32", free: []int64{1000}, want: 0},
 		{name: "weights average the shapes", shapes: []Shape{whole1, {MilliCPU: 1000, Memory: 1 << 30, Weight: 3}}, cpu: 8000, free: []int64{1000}, want: 750},
+		// The node comes with 4 CPUs per GPU, but other Pods left 4 CPUs for its 2 free GPUs: one
+		// copy of the shape fits, and the GPU it cannot feed counts as fragmented.
+		{name: "GPUs the CPU left cannot feed", shapes: []Shape{whole1}, cpu: 4000, cpuPerGPU: 4000, stranded: 1, free: []int64{1000, 1000}, want: 1000},
+		{name: "counted at the stranded weight", shapes: []Shape{whole1}, cpu: 4000, cpuPerGPU: 4000, stranded: 0.5, free: []int64{1000, 1000}, want: 500},
+		{name: "not counted by FGD as published", shapes: []Shape{whole1}, cpu: 4000, cpuPerGPU: 4000, free: []int64{1000, 1000}, want: 0},
+		{name: "the largest slices are fed first", shapes: []Shape{half}, cpu: 1000, cpuPerGPU: 4000, stranded: 1, free: []int64{600, 1000}, want: 600},
+		// Built with 2 CPUs per GPU, the node could never feed both GPUs: not fragmentation that a
+		// placement caused, so not counted (else CPU-poor nodes look free to fill).
+		{name: "a node built short of CPU", shapes: []Shape{whole1}, cpu: 4000, cpuPerGPU: 2000, stranded: 1, free: []int64{1000, 1000}, want: 0},
+		{name: "CPU enough for every free GPU", shapes: []Shape{whole1}, cpu: 8000, cpuPerGPU: 8000, stranded: 1, free: []int64{1000, 1000}, want: 0},
+		{name: "shortfall weighted per shape", shapes: []Shape{whole1, {MilliCPU: 1000, Memory: 1 << 30, GPUs: 1, GPUMilli: 1000, Weight: 1}},
+			cpu: 4000, cpuPerGPU: 4000, stranded: 1, free: []int64{1000, 1000}, want: 500},
+		{name: "a 2-GPU shape is fed in pairs", shapes: []Shape{{MilliCPU: 4000, Memory: 1 << 30, GPUs: 2, GPUMilli: 1000, Weight: 1}},
+			cpu: 4000, cpuPerGPU: 2000, stranded: 1, free: []int64{1000, 1000, 1000, 1000}, want: 2000},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := NewWorkload(tt.shapes).Fragmentation(tt.cpu, 8<<30, tt.model, tt.free)
+			got := NewWorkload(tt.shapes).WithStrandedWeight(tt.stranded).Fragmentation(Room{MilliCPU: tt.cpu, Memory: 8 << 30, MilliCPUPerGPU: tt.cpuPerGPU, Model: tt.model}, tt.free)
 			if !near(got, tt.want) {
 				t.Errorf("Fragmentation = %v, want %v", got, tt.want)
 			}
@@ -48,31 +67,59 @@ func TestFragmentation(t *testing.T) {
 	}
 }
 
-// fragmentationByDefinition is FGD's measure shape by shape, without thresholds or groups.
-func fragmentationByDefinition(shapes []Shape, milliCPU, memory int64, model string, free []int64) float64 {
+// fragmentationByDefinition is the measure shape by shape, without thresholds or groups: FGD's,
+// plus, at strandedWeight, the usable GPUs that copies of the shape could not be fed for, beyond
+// what the node's own CPU and memory per GPU would leave unfed, the largest slices fed first.
+func fragmentationByDefinition(shapes []Shape, strandedWeight float64, room Room, free []int64) float64 {
 	var total int64
 	for _, f := range free {
 		total += f
 	}
+	// copies of s that cpu and memory feed, each on s.GPUs GPUs.
+	copies := func(s Shape, cpu, mem int64) int64 {
+		n := int64(math.MaxInt64)
+		if s.MilliCPU > 0 {
+			n = max(cpu, 0) / s.MilliCPU
+		}
+		if s.Memory > 0 {
+			n = min(n, max(mem, 0)/s.Memory)
+		}
+		return n
+	}
 	var weight, frag float64
 	for _, s := range shapes {
 		weight += s.Weight
-		usable, small := int64(0), int64(0)
+		var usable []int64
+		small := int64(0)
 		for _, f := range free {
 			if f >= s.GPUMilli {
-				usable++
+				usable = append(usable, f)
 			} else {
 				small += f
 			}
 		}
 		accepts := len(s.Models) == 0
 		for _, m := range s.Models {
-			accepts = accepts || strings.EqualFold(m, model)
+			accepts = accepts || strings.EqualFold(m, room.Model)
 		}
-		if s.GPUs > 0 && s.MilliCPU <= milliCPU && s.Memory <= memory && usable >= s.GPUs && accepts {
-			frag += s.Weight * float64(small)
-		} else {
+		n := int64(len(usable))
+		if s.GPUs == 0 || s.MilliCPU > room.MilliCPU || s.Memory > room.Memory || n < s.GPUs || !accepts {
 			frag += s.Weight * float64(total)
+			continue
+		}
+		frag += s.Weight * float64(small)
+		fed := min(n, min(n, copies(s, room.MilliCPU, room.Memory))*s.GPUs)
+		ownCPU, ownMemory := room.MilliCPU, room.Memory
+		if room.MilliCPUPerGPU > 0 {
+			ownCPU = n * room.MilliCPUPerGPU
+		}
+		if room.MemoryPerGPU > 0 {
+			ownMemory = n * room.MemoryPerGPU
+		}
+		own := min(n, min(n, copies(s, ownCPU, ownMemory))*s.GPUs)
+		sort.Slice(usable, func(i, j int) bool { return usable[i] > usable[j] })
+		for _, f := range usable[min(fed, own):own] {
+			frag += s.Weight * strandedWeight * float64(f)
 		}
 	}
 	if total == 0 || weight == 0 {
@@ -101,16 +148,20 @@ func TestFragmentationMatchesDefinition(t *testing.T) {
 			}
 			shapes = append(shapes, s)
 		}
-		w := NewWorkload(shapes)
+		stranded := []float64{0, 0.5, 1}[r.IntN(3)]
+		w := NewWorkload(shapes).WithStrandedWeight(stranded)
 		for range 20 {
 			free := make([]int64, r.IntN(21)) // beyond 16 GPUs too: a rarer path
 			for i := range free {
 				free[i] = []int64{0, MilliPerGPU, 50 * r.Int64N(20)}[r.IntN(3)]
 			}
-			cpu, mem, model := 1000*r.Int64N(20), int64(r.IntN(80))<<30, models[r.IntN(len(models))]
-			got, want := w.Fragmentation(cpu, mem, model, free), fragmentationByDefinition(shapes, cpu, mem, model, free)
+			room := Room{MilliCPU: 1000 * r.Int64N(20), Memory: int64(r.IntN(80)) << 30, Model: models[r.IntN(len(models))]}
+			if r.IntN(4) > 0 { // else FGD's measure as published; one of them zero at times
+				room.MilliCPUPerGPU, room.MemoryPerGPU = 1000*r.Int64N(16), int64(r.IntN(64))<<30
+			}
+			got, want := w.Fragmentation(room, free), fragmentationByDefinition(shapes, stranded, room, free)
 			if math.Abs(got-want) > 1e-6*max(1, want) {
-				t.Fatalf("Fragmentation(cpu %d, mem %d, %q, %v) = %v, want %v for %+v", cpu, mem, model, free, got, want, shapes)
+				t.Fatalf("Fragmentation(%+v, %v) = %v, want %v for %+v", room, free, got, want, shapes)
 			}
 		}
 	}
@@ -120,10 +171,12 @@ func TestWorkloadEmptyAndAllocationFree(t *testing.T) {
 	if !NewWorkload(nil).Empty() || NewWorkload([]Shape{{GPUs: 1, GPUMilli: 1000}}).Empty() != true {
 		t.Error("a workload with no weight must be empty")
 	}
-	w := NewWorkload([]Shape{{MilliCPU: 1, GPUs: 1, GPUMilli: 500, Models: []string{"a10"}, Weight: 2}, {GPUs: 2, GPUMilli: 1000, Weight: 1}})
+	w := NewWorkload([]Shape{{MilliCPU: 1, GPUs: 1, GPUMilli: 500, Models: []string{"a10"}, Weight: 2}, {GPUs: 2, GPUMilli: 1000, Weight: 1}}).WithStrandedWeight(0.5)
 	free := []int64{1000, 300, 700}
-	w.Fragmentation(8000, 1<<30, "A10", free) // warm the model cache
-	if allocs := testing.AllocsPerRun(100, func() { w.Fragmentation(8000, 1<<30, "A10", free) }); allocs != 0 {
+	// Less CPU than the node's own per GPU: the measure counts the GPUs it cannot feed.
+	room := Room{MilliCPU: 1000, Memory: 1 << 30, MilliCPUPerGPU: 4000, MemoryPerGPU: 1 << 30, Model: "A10"}
+	w.Fragmentation(room, free) // warm the model cache
+	if allocs := testing.AllocsPerRun(100, func() { w.Fragmentation(room, free) }); allocs != 0 {
 		t.Errorf("Fragmentation allocates %v times per call", allocs)
 	}
 }
@@ -138,7 +191,7 @@ func TestManyThresholdsStayBounded(t *testing.T) {
 		t.Fatalf("%d thresholds kept, at most %d allowed", len(w.thresholds), maxThresholds)
 	}
 	// Every shape fits a fully free GPU whatever its rounded threshold.
-	if got := w.Fragmentation(1, 1, "", []int64{1000}); got != 0 {
+	if got := w.Fragmentation(Room{MilliCPU: 1, Memory: 1}, []int64{1000}); got != 0 {
 		t.Errorf("Fragmentation of an idle GPU = %v, want 0", got)
 	}
 }
@@ -165,10 +218,49 @@ func TestNeedsModel(t *testing.T) {
 		t.Error("a workload without model constraints needs no model")
 	}
 	// Its measure is indeed the same whatever the model.
-	if a, b := anyModel.Fragmentation(1, 1, "", []int64{500}), anyModel.Fragmentation(1, 1, "T4", []int64{500}); a != b {
+	if a, b := anyModel.Fragmentation(Room{MilliCPU: 1, Memory: 1}, []int64{500}), anyModel.Fragmentation(Room{MilliCPU: 1, Memory: 1, Model: "T4"}, []int64{500}); a != b {
 		t.Errorf("Fragmentation depends on the model: %v vs %v", a, b)
 	}
 	if !NewWorkload([]Shape{{GPUs: 1, GPUMilli: 1000, Models: []string{"t4"}, Weight: 1}}).NeedsModel() {
 		t.Error("a workload with a model constraint needs the node's model")
+	}
+}
+
+// BenchmarkFragmentation measures one node under an openb-like learned workload (300 shapes), with
+// FGD's measure as published and with stranded GPUs counted, on a node that has its own CPU per free
+// GPU left (FGD's fit decides) and on one short of it (each shape of a group is walked).
+func BenchmarkFragmentation(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var shapes []Shape
+	for range 300 {
+		s := Shape{MilliCPU: 1000 * (1 + r.Int64N(32)), Memory: int64(1+r.IntN(128)) << 30, Weight: float64(1 + r.IntN(20))}
+		switch r.IntN(10) {
+		case 0: // CPU only
+		case 1, 2, 3:
+			s.GPUs, s.GPUMilli = 1, []int64{810, 470, 320, 650, 230, 160}[r.IntN(6)]
+		default:
+			s.GPUs, s.GPUMilli = []int64{1, 1, 1, 1, 2, 4, 8}[r.IntN(7)], MilliPerGPU
+		}
+		shapes = append(shapes, s)
+	}
+	free := []int64{1000, 1000, 1000, 1000, 190, 530}
+	rooms := map[string]Room{
+		"fed":   {MilliCPU: 80000, Memory: 300 << 30, MilliCPUPerGPU: 12000, MemoryPerGPU: 48 << 30},
+		"short": {MilliCPU: 20000, Memory: 100 << 30, MilliCPUPerGPU: 12000, MemoryPerGPU: 48 << 30},
+	}
+	for _, weight := range []struct {
+		name string
+		w    float64
+	}{{"published", 0}, {"stranded50", 0.5}} {
+		w := NewWorkload(shapes).WithStrandedWeight(weight.w)
+		for _, node := range []string{"fed", "short"} {
+			room := rooms[node]
+			b.Run(weight.name+"/"+node, func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					w.Fragmentation(room, free)
+				}
+			})
+		}
 	}
 }

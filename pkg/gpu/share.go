@@ -125,6 +125,9 @@ type NodeState struct {
 	Shared [MaxGPUsPerNode]int64
 	// SharedGPUs counts the GPUs with any share.
 	SharedGPUs int64
+	// MilliCPUPerGPU and MemoryPerGPU are the node's allocatable CPU and memory per GPU (0 without
+	// GPUs): what comes with each GPU, kept here so that scoring a node divides nothing.
+	MilliCPUPerGPU, MemoryPerGPU int64
 }
 
 // ReadNode returns a node's state as of the scheduler's NodeInfo (assigned and assumed Pods),
@@ -177,9 +180,13 @@ func readNodeState(nodeInfo fwk.NodeInfo) *NodeState {
 
 // readNode computes a node's state by going through its Pods.
 func readNode(nodeInfo fwk.NodeInfo) NodeState {
+	alloc := nodeInfo.GetAllocatable()
 	s := NodeState{
-		Allocatable: nodeInfo.GetAllocatable().GetScalarResources()[ResourceName],
+		Allocatable: alloc.GetScalarResources()[ResourceName],
 		WholeUsed:   nodeInfo.GetRequested().GetScalarResources()[ResourceName],
+	}
+	if s.Allocatable > 0 {
+		s.MilliCPUPerGPU, s.MemoryPerGPU = alloc.GetMilliCPU()/s.Allocatable, alloc.GetMemory()/s.Allocatable
 	}
 	for _, pi := range nodeInfo.GetPods() {
 		pod := pi.GetPod()

@@ -5,7 +5,7 @@ import fwk "k8s.io/kube-scheduler/framework"
 // Usage is a node's GPU capacity in thousandths of a GPU, and how it is used.
 type Usage struct {
 	Capacity, Allocated int64
-	// Fragmented is FGD's expected fragmentation under the workload (see Workload.Fragmentation).
+	// Fragmented is the expected fragmentation under the workload (see Workload.Fragmentation).
 	Fragmented float64
 	// Stranded is free GPU capacity that no GPU shape of the workload can use for lack of CPU or
 	// memory on the node.
@@ -19,10 +19,9 @@ func NodeUsage(nodeInfo fwk.NodeInfo, w *Workload, modelLabel string) Usage {
 	free := state.FreeSlices(buf[:0])
 	u := Usage{Capacity: state.Allocatable * MilliPerGPU}
 	u.Allocated = u.Capacity - state.FreeMilli()
-	alloc, used := nodeInfo.GetAllocatable(), nodeInfo.GetRequested()
-	cpu, mem := alloc.GetMilliCPU()-used.GetMilliCPU(), alloc.GetMemory()-used.GetMemory()
-	u.Fragmented = w.Fragmentation(cpu, mem, nodeInfo.Node().Labels[modelLabel], free)
-	if w.Strands(cpu, mem) {
+	room := w.RoomOf(nodeInfo, &state, modelLabel)
+	u.Fragmented = w.Fragmentation(room, free)
+	if w.Strands(room.MilliCPU, room.Memory) {
 		u.Stranded = state.FreeMilli()
 	}
 	return u

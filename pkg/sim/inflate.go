@@ -171,11 +171,9 @@ func newFragTracker(nodes []fwk.NodeInfo, shapes []gpu.Shape) *fragTracker {
 
 func (t *fragTracker) update(i int) {
 	ni := t.nodes[i]
-	alloc, used := ni.GetAllocatable(), ni.GetRequested()
 	state := gpu.ReadNode(ni)
 	t.free = state.FreeSlices(t.free[:0])
-	f := t.workload.Fragmentation(alloc.GetMilliCPU()-used.GetMilliCPU(), alloc.GetMemory()-used.GetMemory(),
-		ni.Node().Labels[gpu.DefaultModelLabel], t.free)
+	f := t.workload.Fragmentation(t.workload.RoomOf(ni, &state, gpu.DefaultModelLabel), t.free)
 	t.total += f - t.byNode[i]
 	t.byNode[i] = f
 }

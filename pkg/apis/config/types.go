@@ -72,6 +72,9 @@ type GPUFragmentationArgs struct {
 	Workload []WorkloadShape
 	// ModelLabel is the node label whose value names the node's GPU model.
 	ModelLabel string
+	// StrandedPercent is how much of a GPU counts as fragmented, for a shape, when the node's CPU or
+	// memory left cannot feed it though the node's own per-GPU share would; 0 is FGD as published.
+	StrandedPercent int32
 }
 
 // WorkloadShape is one kind of Pod and its share of the workload.

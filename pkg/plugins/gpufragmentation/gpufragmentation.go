@@ -40,6 +40,8 @@ const (
 type GPUFragmentation struct {
 	handle     framework.Handle
 	modelLabel string
+	// strandedWeight is StrandedPercent as a fraction (gpu.Workload.WithStrandedWeight).
+	strandedWeight float64
 	// static is the configured workload; nil when it is learned.
 	static *gpu.Workload
 
@@ -72,13 +74,14 @@ func New(ctx context.Context, obj runtime.Object, h framework.Handle) (framework
 	if err := validation.ValidateGPUFragmentationArgs(field.NewPath("pluginConfig", Name, "args"), args); err != nil {
 		return nil, err
 	}
-	pl := &GPUFragmentation{handle: h, modelLabel: args.ModelLabel, learned: newWindow(int(args.WindowSize)), states: gpu.NodeStatesFor(ctx, h)}
+	pl := &GPUFragmentation{handle: h, modelLabel: args.ModelLabel, strandedWeight: float64(args.StrandedPercent) / 100,
+		learned: newWindow(int(args.WindowSize)), states: gpu.NodeStatesFor(ctx, h)}
 	if len(args.Workload) > 0 {
 		shapes, err := shapesOf(args.Workload)
 		if err != nil {
 			return nil, err
 		}
-		pl.static = gpu.NewWorkload(shapes)
+		pl.static = gpu.NewWorkload(shapes).WithStrandedWeight(pl.strandedWeight)
 	}
 	pl.startReporting(ctx, h)
 	return pl, nil
@@ -180,8 +183,9 @@ func (c *shareChooser) Clone() fwk.StateData { return c }
 
 // ChooseGPU implements gpu.GPUChooser.
 func (c *shareChooser) ChooseGPU(nodeInfo fwk.NodeInfo) (int, bool) {
-	cpu, mem, model := c.pl.resourcesLeft(c.s, nodeInfo)
-	idx, _ := c.pl.bestGPU(c.s, c.pl.states.Of(nodeInfo), cpu-c.s.pod.MilliCPU, mem-c.s.pod.Memory, model)
+	node := c.pl.states.Of(nodeInfo)
+	after := c.s.workload.RoomOf(nodeInfo, node, c.pl.modelLabel).Less(c.s.pod.MilliCPU, c.s.pod.Memory)
+	idx, _ := c.pl.bestGPU(c.s, node, after)
 	return idx, idx >= 0
 }
 
@@ -195,24 +199,25 @@ func (pl *GPUFragmentation) workload() *gpu.Workload {
 	// per-node measurements cached against the workload stay valid between rebuilds.
 	every := uint64(max(1, len(pl.learned.ring)/20))
 	if pl.cached == nil || pl.learned.version-pl.cachedVersion >= every {
-		pl.cached, pl.cachedVersion = pl.learned.workload(), pl.learned.version
+		pl.cached, pl.cachedVersion = pl.learned.workload().WithStrandedWeight(pl.strandedWeight), pl.learned.version
 	}
 	return pl.cached
 }
 
-// measure returns the node's GPU state and its fragmentation under w as it stands, cached per
-// NodeInfo generation.
-func (pl *GPUFragmentation) measure(w *gpu.Workload, nodeInfo fwk.NodeInfo, cpu, mem int64, model string) (*gpu.NodeState, float64) {
+// measure returns the node's GPU state, its Room and its fragmentation under w as it stands, the
+// last cached per NodeInfo generation.
+func (pl *GPUFragmentation) measure(w *gpu.Workload, nodeInfo fwk.NodeInfo) (*gpu.NodeState, gpu.Room, float64) {
 	m, ok := pl.before.Lookup(nodeInfo)
 	if !ok {
 		m.state = pl.states.Of(nodeInfo)
 	}
+	room := w.RoomOf(nodeInfo, m.state, pl.modelLabel)
 	if !ok || m.workload != w {
 		var buf [gpu.MaxGPUsPerNode]int64
-		m.workload, m.value = w, w.Fragmentation(cpu, mem, model, m.state.FreeSlices(buf[:0]))
+		m.workload, m.value = w, w.Fragmentation(room, m.state.FreeSlices(buf[:0]))
 		pl.before.Set(nodeInfo, m)
 	}
-	return m.state, m.value
+	return m.state, room, m.value
 }
 
 // Score is the fragmentation the placement adds to the node (negative when it removes some, e.g. by
@@ -226,50 +231,39 @@ func (pl *GPUFragmentation) Score(_ context.Context, cycleState fwk.CycleState, 
 	if s.workload.Empty() {
 		return 0, nil
 	}
-	cpu, mem, model := pl.resourcesLeft(s, nodeInfo)
-	node, before := pl.measure(s.workload, nodeInfo, cpu, mem, model)
-	cpu, mem = cpu-s.pod.MilliCPU, mem-s.pod.Memory
+	node, room, before := pl.measure(s.workload, nodeInfo)
+	room = room.Less(s.pod.MilliCPU, s.pod.Memory)
 	var after float64
 	switch {
 	case s.demand.Share > 0:
-		_, after = pl.bestGPU(s, node, cpu, mem, model)
+		_, after = pl.bestGPU(s, node, room)
 	case node.Fits(s.demand):
 		var buf [gpu.MaxGPUsPerNode]int64
-		after = s.workload.Fragmentation(cpu, mem, model, node.FreeSlicesAfter(s.demand, -1, buf[:0]))
+		after = s.workload.Fragmentation(room, node.FreeSlicesAfter(s.demand, -1, buf[:0]))
 	default:
 		var buf [gpu.MaxGPUsPerNode]int64
-		after = s.workload.Fragmentation(cpu, mem, model, node.FreeSlices(buf[:0]))
+		after = s.workload.Fragmentation(room, node.FreeSlices(buf[:0]))
 	}
-	added := after - before + s.scarcity.Cost(model, s.demand.Milli())
+	added := after - before + s.scarcity.Cost(room.Model, s.demand.Milli())
 	return int64(added * scoreScale), nil
-}
-
-// resourcesLeft is the node's free CPU and memory before the Pod, and its GPU model when the
-// workload cares.
-func (pl *GPUFragmentation) resourcesLeft(s *preScoreState, nodeInfo fwk.NodeInfo) (cpu, mem int64, model string) {
-	alloc, used := nodeInfo.GetAllocatable(), nodeInfo.GetRequested()
-	if s.workload.NeedsModel() {
-		model = nodeInfo.Node().Labels[pl.modelLabel]
-	}
-	return alloc.GetMilliCPU() - used.GetMilliCPU(), alloc.GetMemory() - used.GetMemory(), model
 }
 
 // bestGPU finds the GPU where the share adds the least fragmentation (FGD's GPU-level choice; on a
 // tie, the tightest fit), and the node's fragmentation after; -1 and the fragmentation as it is
-// when no GPU has room. cpu and mem are what the node has left after the Pod.
-func (pl *GPUFragmentation) bestGPU(s *preScoreState, node *gpu.NodeState, cpu, mem int64, model string) (int, float64) {
+// when no GPU has room. after is the node's Room once the Pod's CPU and memory are taken.
+func (pl *GPUFragmentation) bestGPU(s *preScoreState, node *gpu.NodeState, after gpu.Room) (int, float64) {
 	var cbuf [gpu.MaxGPUsPerNode]int
 	var buf [gpu.MaxGPUsPerNode]int64
 	best, bestFrag, bestFree := -1, 0.0, int64(0)
 	for _, idx := range node.ShareCandidates(s.demand.Share, cbuf[:0]) {
-		frag := s.workload.Fragmentation(cpu, mem, model, node.FreeSlicesAfter(s.demand, idx, buf[:0]))
+		frag := s.workload.Fragmentation(after, node.FreeSlicesAfter(s.demand, idx, buf[:0]))
 		free := gpu.MilliPerGPU - node.Shared[idx] - s.demand.Share
 		if best < 0 || frag < bestFrag || (frag == bestFrag && free < bestFree) {
 			best, bestFrag, bestFree = idx, frag, free
 		}
 	}
 	if best < 0 {
-		return -1, s.workload.Fragmentation(cpu, mem, model, node.FreeSlices(buf[:0]))
+		return -1, s.workload.Fragmentation(after, node.FreeSlices(buf[:0]))
 	}
 	return best, bestFrag
 }

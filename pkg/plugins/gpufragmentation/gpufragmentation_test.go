@@ -98,6 +98,34 @@ func TestScore(t *testing.T) {
 	}
 }
 
+// TestStrandedPercent: a CPU-only Pod taking 6 of the 16 CPUs that come with 4 free GPUs (4 CPUs
+// each) leaves CPU for 2 of them. FGD as published sees the learned 4-CPU shape still fit and ties
+// that node with one of 64 CPUs; counting the 2 unfed GPUs as half fragmented breaks the tie.
+func TestStrandedPercent(t *testing.T) {
+	nodes := []fwk.NodeInfo{
+		plugintest.NodeInfo(plugintest.GPUNode("lean", "16", "128Gi", 4)),
+		plugintest.NodeInfo(plugintest.GPUNode("rich", "64", "128Gi", 4)),
+	}
+	pod := plugintest.GPUPod("c", "6", "8Gi", 0).Obj()
+	zero := int32(0)
+	for _, tt := range []struct {
+		name string
+		args *configv1.GPUFragmentationArgs
+		want []int64
+	}{
+		{name: "FGD as published", args: &configv1.GPUFragmentationArgs{StrandedPercent: &zero}, want: []int64{100, 100}},
+		{name: "default", args: &configv1.GPUFragmentationArgs{}, want: []int64{0, 100}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pl := newPlugin(t, tt.args)
+			learn(t, pl, 20, func(i int) *v1.Pod { return plugintest.GPUPod(fmt.Sprint("w", i), "4", "16Gi", 1).Obj() })
+			if got := plugintest.Score(t, pl, pod, nodes); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("scores = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestNothingLearnedScoresNeutral(t *testing.T) {
 	pl := newPlugin(t, &configv1.GPUFragmentationArgs{})
 	nodes := []fwk.NodeInfo{plugintest.NodeInfo(plugintest.GPUNode("a", "32", "128Gi", 2)), plugintest.NodeInfo(plugintest.GPUNode("b", "32", "128Gi", 0))}
@@ -146,12 +174,14 @@ func TestWindow(t *testing.T) {
 }
 
 func TestNewRejectsBadArgs(t *testing.T) {
-	zero := int32(0)
+	zero, over, negative := int32(0), int32(101), int32(-1)
 	tests := []struct {
 		args *configv1.GPUFragmentationArgs
 		want string
 	}{
 		{&configv1.GPUFragmentationArgs{WindowSize: &zero}, "pluginConfig.GPUFragmentation.args.windowSize"},
+		{&configv1.GPUFragmentationArgs{StrandedPercent: &over}, "pluginConfig.GPUFragmentation.args.strandedPercent"},
+		{&configv1.GPUFragmentationArgs{StrandedPercent: &negative}, "pluginConfig.GPUFragmentation.args.strandedPercent"},
 		{&configv1.GPUFragmentationArgs{Workload: []configv1.WorkloadShape{{GPUs: 1, GPUFraction: "0.5", Weight: 1}}}, "pluginConfig.GPUFragmentation.args.workload[0].gpuFraction"},
 		{&configv1.GPUFragmentationArgs{Workload: []configv1.WorkloadShape{{GPUFraction: "2", Weight: 1}}}, "pluginConfig.GPUFragmentation.args.workload[0].gpuFraction"},
 		{&configv1.GPUFragmentationArgs{Workload: []configv1.WorkloadShape{{GPUs: 1}}}, "pluginConfig.GPUFragmentation.args.workload[0].weight"},

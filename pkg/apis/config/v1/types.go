@@ -82,6 +82,11 @@ type GPUFragmentationArgs struct {
 	// ModelLabel is the node label whose value names the node's GPU model, for shapes that accept
 	// only some models. Default: nvidia.com/gpu.product.
 	ModelLabel *string `json:"modelLabel,omitempty"`
+	// StrandedPercent is how much of a GPU counts as fragmented, for a Pod shape, when the CPU or
+	// memory the node has left cannot feed it although the node's own CPU and memory per GPU would
+	// (other Pods took more than their GPUs' share): 0 to 100. 0 is FGD's measure as published.
+	// Default: 50.
+	StrandedPercent *int32 `json:"strandedPercent,omitempty"`
 }
 
 // WorkloadShape is one kind of Pod and its share of the workload.

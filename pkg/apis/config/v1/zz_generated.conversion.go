@@ -124,6 +124,9 @@ func autoConvert_v1_GPUFragmentationArgs_To_config_GPUFragmentationArgs(in *GPUF
 	if err := metav1.Convert_Pointer_string_To_string(&in.ModelLabel, &out.ModelLabel, s); err != nil {
 		return err
 	}
+	if err := metav1.Convert_Pointer_int32_To_int32(&in.StrandedPercent, &out.StrandedPercent, s); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -138,6 +141,9 @@ func autoConvert_config_GPUFragmentationArgs_To_v1_GPUFragmentationArgs(in *conf
 	}
 	out.Workload = *(*[]WorkloadShape)(unsafe.Pointer(&in.Workload))
 	if err := metav1.Convert_string_To_Pointer_string(&in.ModelLabel, &out.ModelLabel, s); err != nil {
+		return err
+	}
+	if err := metav1.Convert_int32_To_Pointer_int32(&in.StrandedPercent, &out.StrandedPercent, s); err != nil {
 		return err
 	}
 	return nil

@@ -65,6 +65,11 @@ func (in *GPUFragmentationArgs) DeepCopyInto(out *GPUFragmentationArgs) {
 		*out = new(string)
 		**out = **in
 	}
+	if in.StrandedPercent != nil {
+		in, out := &in.StrandedPercent, &out.StrandedPercent
+		*out = new(int32)
+		**out = **in
+	}
 	return
 }
 

@@ -114,6 +114,9 @@ func ValidateGPUFragmentationArgs(path *field.Path, args *config.GPUFragmentatio
 		errs = append(errs, field.Invalid(path.Child("windowSize"), args.WindowSize, fmt.Sprintf("must be between 1 and %d", MaxWindowSize)))
 	}
 	errs = append(errs, validateLabelKey(path.Child("modelLabel"), args.ModelLabel)...)
+	if args.StrandedPercent < 0 || args.StrandedPercent > 100 {
+		errs = append(errs, field.Invalid(path.Child("strandedPercent"), args.StrandedPercent, "must be between 0 and 100"))
+	}
 	for i, s := range args.Workload {
 		p := path.Child("workload").Index(i)
 		errs = append(errs, validateRange(p.Child("cpu"), s.CPU, maxShapeCPU)...)
