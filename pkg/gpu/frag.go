@@ -193,6 +193,10 @@ type Room struct {
 	// with a GPU on this node. Zero counts no GPU as short of that resource; both zero is FGD's
 	// measure as published.
 	MilliCPUPerGPU, MemoryPerGPU int64
+	// NonGPUMilliCPU and NonGPUMemory are requested by Pods that hold no GPU. They are not counted as
+	// taken from the GPUs: a DaemonSet's few CPUs would otherwise make every node look short, and
+	// AntiStranding's Filter keeps CPU-only Pods off what free GPUs need.
+	NonGPUMilliCPU, NonGPUMemory int64
 	// Model is the node's GPU model label value; read only when the workload NeedsModel.
 	Model string
 }
@@ -202,7 +206,8 @@ type Room struct {
 func (w *Workload) RoomOf(nodeInfo fwk.NodeInfo, state *NodeState, modelLabel string) Room {
 	alloc, used := nodeInfo.GetAllocatable(), nodeInfo.GetRequested()
 	r := Room{MilliCPU: alloc.GetMilliCPU() - used.GetMilliCPU(), Memory: alloc.GetMemory() - used.GetMemory(),
-		MilliCPUPerGPU: state.MilliCPUPerGPU, MemoryPerGPU: state.MemoryPerGPU}
+		MilliCPUPerGPU: state.MilliCPUPerGPU, MemoryPerGPU: state.MemoryPerGPU,
+		NonGPUMilliCPU: state.NonGPUMilliCPU, NonGPUMemory: state.NonGPUMemory}
 	if w.NeedsModel() {
 		r.Model = nodeInfo.Node().Labels[modelLabel]
 	}
@@ -222,9 +227,12 @@ func (r Room) own(gpus int64) (milliCPU, memory int64) {
 	return milliCPU, memory
 }
 
-// Less is the Room left after a Pod takes milliCPU and memory.
-func (r Room) Less(milliCPU, memory int64) Room {
+// Less is the Room left after a Pod takes milliCPU and memory, and GPUs if holdsGPU.
+func (r Room) Less(milliCPU, memory int64, holdsGPU bool) Room {
 	r.MilliCPU, r.Memory = r.MilliCPU-milliCPU, r.Memory-memory
+	if !holdsGPU {
+		r.NonGPUMilliCPU, r.NonGPUMemory = r.NonGPUMilliCPU+milliCPU, r.NonGPUMemory+memory
+	}
 	return r
 }
 
@@ -278,11 +286,13 @@ func (w *Workload) Fragmentation(room Room, free []int64) float64 {
 			frag += g.weight * float64(total)
 			continue
 		}
-		// What the node's own CPU and memory per GPU would leave for the usable GPUs.
+		// What the node's own CPU and memory per GPU would leave for the usable GPUs, and what GPU
+		// Pods left of it.
 		ownCPU, ownMemory := room.own(usable)
-		// The common case: the node has at least that left (or stranding is not counted), so no
-		// shape is short of more than the node's build; FGD's fit decides.
-		if w.strandedWeight == 0 || room.MilliCPU >= ownCPU && room.Memory >= ownMemory {
+		leftCPU, leftMemory := room.MilliCPU+room.NonGPUMilliCPU, room.Memory+room.NonGPUMemory
+		// The common case: GPU Pods left at least that (or stranding is not counted), so no shape is
+		// short of more than the node's build; FGD's fit decides.
+		if w.strandedWeight == 0 || leftCPU >= ownCPU && leftMemory >= ownMemory {
 			fit := g.weight
 			if g.maxCPU > room.MilliCPU || g.maxMemory > room.Memory {
 				fit = 0
@@ -301,18 +311,19 @@ func (w *Workload) Fragmentation(room Room, free []int64) float64 {
 		if top == nil {
 			top = topSums(sorted, topBuf[:0])
 		}
-		// Copies that feed every usable GPU; shapes that fit that many, or not one, need no division.
-		feedAll := (usable + g.gpus - 1) / g.gpus
+		// Copies that take every GPU whole copies can; shapes fed that many, or not fitting once,
+		// need no division.
+		feedAll := usable / g.gpus
 		for _, s := range g.shapes {
 			if s.milliCPU > room.MilliCPU || s.memory > room.Memory {
 				frag += s.weight * float64(total)
 				continue
 			}
 			frag += s.weight * float64(small)
-			if s.milliCPU*feedAll <= room.MilliCPU && s.memory*feedAll <= room.Memory {
+			if s.milliCPU*feedAll <= leftCPU && s.memory*feedAll <= leftMemory {
 				continue
 			}
-			fed := fedGPUs(s.milliCPU, s.memory, g.gpus, usable, room.MilliCPU, room.Memory)
+			fed := fedGPUs(s.milliCPU, s.memory, g.gpus, usable, leftCPU, leftMemory)
 			if own := fedGPUs(s.milliCPU, s.memory, g.gpus, usable, ownCPU, ownMemory); own > fed {
 				frag += s.weight * w.strandedWeight * float64(top[own]-top[fed])
 			}
@@ -331,9 +342,10 @@ func topSums(sorted, dst []int64) []int64 {
 }
 
 // fedGPUs is how many of usable GPUs copies of a shape (milliCPU and memory per copy of gpus GPUs)
-// can take with milliCPU and memory left to feed them.
+// can take with milliCPU and memory left to feed them: whole copies only, so never a leftover GPU
+// fewer than gpus.
 func fedGPUs(shapeCPU, shapeMemory, gpus, usable, milliCPU, memory int64) int64 {
-	fed := usable
+	fed := usable - usable%gpus
 	if shapeCPU > 0 {
 		fed = min(fed, max(milliCPU, 0)/shapeCPU*gpus)
 	}

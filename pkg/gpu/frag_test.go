@@ -25,6 +25,8 @@ func TestFragmentation(t *testing.T) {
 		cpu    int64
 		// cpuPerGPU is the node's allocatable CPU per GPU; 0 counts no GPU as short of CPU.
 		cpuPerGPU int64
+		// nonGPUCPU is requested by Pods that hold no GPU.
+		nonGPUCPU int64
 		// stranded is the workload's stranded weight; 0 is FGD as published.
 		stranded float64
 		model    string
@@ -54,12 +56,17 @@ func TestFragmentation(t *testing.T) {
 		{name: "CPU enough for every free GPU", shapes: []Shape{whole1}, cpu: 8000, cpuPerGPU: 8000, stranded: 1, free: []int64{1000, 1000}, want: 0},
 		{name: "shortfall weighted per shape", shapes: []Shape{whole1, {MilliCPU: 1000, Memory: 1 << 30, GPUs: 1, GPUMilli: 1000, Weight: 1}},
 			cpu: 4000, cpuPerGPU: 4000, stranded: 1, free: []int64{1000, 1000}, want: 500},
+		// A DaemonSet's CPU is not taken from the GPUs: only GPU Pods' use counts.
+		{name: "CPU held by Pods without GPUs", shapes: []Shape{whole1}, cpu: 4000, nonGPUCPU: 4000, cpuPerGPU: 4000, stranded: 1, free: []int64{1000, 1000}, want: 0},
+		// 3 GPUs for a 2-GPU shape: the third is never usable by whole copies, fed or not.
+		{name: "a leftover GPU is not unfed", shapes: []Shape{{MilliCPU: 2000, Memory: 1 << 30, GPUs: 2, GPUMilli: 1000, Weight: 1}},
+			cpu: 2000, cpuPerGPU: 4000, stranded: 1, free: []int64{1000, 1000, 1000}, want: 0},
 		{name: "a 2-GPU shape is fed in pairs", shapes: []Shape{{MilliCPU: 4000, Memory: 1 << 30, GPUs: 2, GPUMilli: 1000, Weight: 1}},
 			cpu: 4000, cpuPerGPU: 2000, stranded: 1, free: []int64{1000, 1000, 1000, 1000}, want: 2000},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := NewWorkload(tt.shapes).WithStrandedWeight(tt.stranded).Fragmentation(Room{MilliCPU: tt.cpu, Memory: 8 << 30, MilliCPUPerGPU: tt.cpuPerGPU, Model: tt.model}, tt.free)
+			got := NewWorkload(tt.shapes).WithStrandedWeight(tt.stranded).Fragmentation(Room{MilliCPU: tt.cpu, Memory: 8 << 30, MilliCPUPerGPU: tt.cpuPerGPU, NonGPUMilliCPU: tt.nonGPUCPU, Model: tt.model}, tt.free)
 			if !near(got, tt.want) {
 				t.Errorf("Fragmentation = %v, want %v", got, tt.want)
 			}
@@ -68,8 +75,9 @@ func TestFragmentation(t *testing.T) {
 }
 
 // fragmentationByDefinition is the measure shape by shape, without thresholds or groups: FGD's,
-// plus, at strandedWeight, the usable GPUs that copies of the shape could not be fed for, beyond
-// what the node's own CPU and memory per GPU would leave unfed, the largest slices fed first.
+// plus, at strandedWeight, the usable GPUs that whole copies of the shape could not be fed for with
+// what GPU Pods left, beyond what the node's own CPU and memory per GPU would leave unfed, the
+// largest slices fed first.
 func fragmentationByDefinition(shapes []Shape, strandedWeight float64, room Room, free []int64) float64 {
 	var total int64
 	for _, f := range free {
@@ -108,7 +116,9 @@ func fragmentationByDefinition(shapes []Shape, strandedWeight float64, room Room
 			continue
 		}
 		frag += s.Weight * float64(small)
-		fed := min(n, min(n, copies(s, room.MilliCPU, room.Memory))*s.GPUs)
+		// Whole copies only; CPU and memory held by Pods without GPUs are not counted as taken.
+		placeable := n - n%s.GPUs
+		fed := min(placeable, min(n, copies(s, room.MilliCPU+room.NonGPUMilliCPU, room.Memory+room.NonGPUMemory))*s.GPUs)
 		ownCPU, ownMemory := room.MilliCPU, room.Memory
 		if room.MilliCPUPerGPU > 0 {
 			ownCPU = n * room.MilliCPUPerGPU
@@ -116,7 +126,7 @@ func fragmentationByDefinition(shapes []Shape, strandedWeight float64, room Room
 		if room.MemoryPerGPU > 0 {
 			ownMemory = n * room.MemoryPerGPU
 		}
-		own := min(n, min(n, copies(s, ownCPU, ownMemory))*s.GPUs)
+		own := min(placeable, min(n, copies(s, ownCPU, ownMemory))*s.GPUs)
 		sort.Slice(usable, func(i, j int) bool { return usable[i] > usable[j] })
 		for _, f := range usable[min(fed, own):own] {
 			frag += s.Weight * strandedWeight * float64(f)
@@ -158,6 +168,9 @@ func TestFragmentationMatchesDefinition(t *testing.T) {
 			room := Room{MilliCPU: 1000 * r.Int64N(20), Memory: int64(r.IntN(80)) << 30, Model: models[r.IntN(len(models))]}
 			if r.IntN(4) > 0 { // else FGD's measure as published; one of them zero at times
 				room.MilliCPUPerGPU, room.MemoryPerGPU = 1000*r.Int64N(16), int64(r.IntN(64))<<30
+				if r.IntN(2) == 0 {
+					room.NonGPUMilliCPU, room.NonGPUMemory = 500*r.Int64N(8), int64(r.IntN(16))<<30
+				}
 			}
 			got, want := w.Fragmentation(room, free), fragmentationByDefinition(shapes, stranded, room, free)
 			if math.Abs(got-want) > 1e-6*max(1, want) {

@@ -128,6 +128,8 @@ type NodeState struct {
 	// MilliCPUPerGPU and MemoryPerGPU are the node's allocatable CPU and memory per GPU (0 without
 	// GPUs): what comes with each GPU, kept here so that scoring a node divides nothing.
 	MilliCPUPerGPU, MemoryPerGPU int64
+	// NonGPUMilliCPU and NonGPUMemory are requested by the node's Pods that hold no GPU.
+	NonGPUMilliCPU, NonGPUMemory int64
 }
 
 // ReadNode returns a node's state as of the scheduler's NodeInfo (assigned and assumed Pods),
@@ -192,6 +194,11 @@ func readNode(nodeInfo fwk.NodeInfo) NodeState {
 		pod := pi.GetPod()
 		frac, ok := pod.Annotations[FractionAnnotation]
 		if !ok {
+			// The requests NodeInfo summed, cached on the PodInfo: reading them allocates nothing.
+			if r := pi.CalculateResource().Resource; r.GetScalarResources()[ResourceName] == 0 {
+				s.NonGPUMilliCPU += r.GetMilliCPU()
+				s.NonGPUMemory += r.GetMemory()
+			}
 			continue
 		}
 		share, problem := parseFraction(frac)

@@ -23,13 +23,17 @@ func share(name, fraction, idx string) *v1.Pod {
 func TestReadNode(t *testing.T) {
 	node := st.MakeNode().Name("n").Capacity(map[v1.ResourceName]string{ResourceName: "4"}).Obj()
 	whole := st.MakePod().Name("w").UID("w").Node("n").Req(map[v1.ResourceName]string{ResourceName: "1"}).Obj()
+	cpuOnly := st.MakePod().Name("cpu").UID("cpu").Node("n").Req(map[v1.ResourceName]string{v1.ResourceCPU: "3", v1.ResourceMemory: "1Gi"}).Obj()
 	ni := framework.NewNodeInfo(whole, share("a", "0.5", "0"), share("b", "0.25", "0"), share("c", "0.3", "2"),
-		share("lost", "0.1", ""), share("bad-index", "0.1", "9"), share("bad-fraction", "2", "1"))
+		share("lost", "0.1", ""), share("bad-index", "0.1", "9"), share("bad-fraction", "2", "1"), cpuOnly)
 	ni.SetNode(node)
 	s := ReadNode(ni)
 	// 1 whole + 2 shares without a usable index, each counted as a whole GPU.
 	if s.Allocatable != 4 || s.WholeUsed != 3 || s.SharedGPUs != 2 || s.Shared[0] != 750 || s.Shared[2] != 300 {
 		t.Fatalf("ReadNode = %+v", s)
+	}
+	if s.NonGPUMilliCPU != 3000 || s.NonGPUMemory != 1<<30 {
+		t.Errorf("requests of Pods without GPUs = %d milli-CPU, %d bytes; want 3000 and 1Gi", s.NonGPUMilliCPU, s.NonGPUMemory)
 	}
 	if s.FreeWhole() != 0 {
 		t.Errorf("FreeWhole = %d, want 0", s.FreeWhole())

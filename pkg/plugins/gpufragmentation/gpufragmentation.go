@@ -184,7 +184,7 @@ func (c *shareChooser) Clone() fwk.StateData { return c }
 // ChooseGPU implements gpu.GPUChooser.
 func (c *shareChooser) ChooseGPU(nodeInfo fwk.NodeInfo) (int, bool) {
 	node := c.pl.states.Of(nodeInfo)
-	after := c.s.workload.RoomOf(nodeInfo, node, c.pl.modelLabel).Less(c.s.pod.MilliCPU, c.s.pod.Memory)
+	after := c.s.workload.RoomOf(nodeInfo, node, c.pl.modelLabel).Less(c.s.pod.MilliCPU, c.s.pod.Memory, true)
 	idx, _ := c.pl.bestGPU(c.s, node, after)
 	return idx, idx >= 0
 }
@@ -232,7 +232,7 @@ func (pl *GPUFragmentation) Score(_ context.Context, cycleState fwk.CycleState, 
 		return 0, nil
 	}
 	node, room, before := pl.measure(s.workload, nodeInfo)
-	room = room.Less(s.pod.MilliCPU, s.pod.Memory)
+	room = room.Less(s.pod.MilliCPU, s.pod.Memory, !s.demand.None())
 	var after float64
 	switch {
 	case s.demand.Share > 0:

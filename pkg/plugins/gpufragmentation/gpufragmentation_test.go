@@ -98,28 +98,31 @@ func TestScore(t *testing.T) {
 	}
 }
 
-// TestStrandedPercent: a CPU-only Pod taking 6 of the 16 CPUs that come with 4 free GPUs (4 CPUs
-// each) leaves CPU for 2 of them. FGD as published sees the learned 4-CPU shape still fit and ties
-// that node with one of 64 CPUs; counting the 2 unfed GPUs as half fragmented breaks the tie.
+// TestStrandedPercent: a 1-GPU Pod taking 10 of the 16 CPUs that come with 4 free GPUs (4 CPUs
+// each) leaves CPU for 1 of the other 3. FGD as published sees the learned 4-CPU shape still fit and
+// ties that node with one of 64 CPUs; counting the 2 unfed GPUs as half fragmented breaks the tie. A
+// CPU-only Pod's CPU is not counted as taken from the GPUs (AntiStranding's Filter guards it).
 func TestStrandedPercent(t *testing.T) {
 	nodes := []fwk.NodeInfo{
 		plugintest.NodeInfo(plugintest.GPUNode("lean", "16", "128Gi", 4)),
 		plugintest.NodeInfo(plugintest.GPUNode("rich", "64", "128Gi", 4)),
 	}
-	pod := plugintest.GPUPod("c", "6", "8Gi", 0).Obj()
+	gpuPod, cpuPod := plugintest.GPUPod("g", "10", "8Gi", 1).Obj(), plugintest.GPUPod("c", "10", "8Gi", 0).Obj()
 	zero := int32(0)
 	for _, tt := range []struct {
 		name string
 		args *configv1.GPUFragmentationArgs
+		pod  *v1.Pod
 		want []int64
 	}{
-		{name: "FGD as published", args: &configv1.GPUFragmentationArgs{StrandedPercent: &zero}, want: []int64{100, 100}},
-		{name: "default", args: &configv1.GPUFragmentationArgs{}, want: []int64{0, 100}},
+		{name: "FGD as published", args: &configv1.GPUFragmentationArgs{StrandedPercent: &zero}, pod: gpuPod, want: []int64{100, 100}},
+		{name: "default", args: &configv1.GPUFragmentationArgs{}, pod: gpuPod, want: []int64{0, 100}},
+		{name: "a CPU-only pod", args: &configv1.GPUFragmentationArgs{}, pod: cpuPod, want: []int64{100, 100}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			pl := newPlugin(t, tt.args)
 			learn(t, pl, 20, func(i int) *v1.Pod { return plugintest.GPUPod(fmt.Sprint("w", i), "4", "16Gi", 1).Obj() })
-			if got := plugintest.Score(t, pl, pod, nodes); !reflect.DeepEqual(got, tt.want) {
+			if got := plugintest.Score(t, pl, tt.pod, nodes); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("scores = %v, want %v", got, tt.want)
 			}
 		})

@@ -33,7 +33,7 @@ const nodeGPUMilliName = "gpu_scheduler_node_gpu_milli"
 
 var (
 	nodeGPUMilli = metrics.NewDesc(nodeGPUMilliName,
-		"GPU capacity of a node in thousandths of a GPU, by state: capacity, allocated, fragmented (the expected fragmentation scored by, under the learned workload), stranded (free but unusable for lack of CPU or memory).",
+		"GPU capacity of a node in thousandths of a GPU, by state: capacity, allocated, fragmented (the expected fragmentation GPUFragmentation scores by, under the learned workload), stranded (free but unusable for lack of CPU or memory).",
 		[]string{"node", "state"}, nil, metrics.ALPHA, "")
 	clusterGPUMilli = metrics.NewDesc("gpu_scheduler_cluster_gpu_milli",
 		"GPU capacity of the cluster in thousandths of a GPU, by state, summed over nodes (see gpu_scheduler_node_gpu_milli).",

@@ -10,8 +10,9 @@ import (
 const DefaultWindowSize int32 = 2000
 
 // DefaultStrandedPercent counts a GPU left without its CPU or memory as half fragmented: on openb
-// (seeds 42-51) 50 placed more GPUs than 0 on four traces (+0.05 to +0.43) and kept multigpu50
-// level, where 100 lost 0.16 (docs/benchmarks.md). Half, too, because smaller Pods may still use it.
+// (seeds 42-51) 50 placed more GPUs than 0 on default, cpu250 and gpushare100 (+0.18 to +0.36) and
+// kept the other two level, where 100 lost 0.16 on multigpu50 (docs/benchmarks.md). Half, too,
+// because smaller Pods may still use it.
 const DefaultStrandedPercent int32 = 50
 
 var (
