@@ -105,7 +105,8 @@ func (pl *AntiStranding) Filter(_ context.Context, cycleState fwk.CycleState, _ 
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
-	freeGPUs := pl.states.Of(nodeInfo).FreeWhole()
+	node := pl.states.Of(nodeInfo)
+	freeGPUs := node.FreeWhole()
 	if freeGPUs <= 0 {
 		return nil
 	}
@@ -114,13 +115,29 @@ func (pl *AntiStranding) Filter(_ context.Context, cycleState fwk.CycleState, _ 
 	if cpuLeft < 0 || memLeft < 0 {
 		return nil
 	}
-	if cpuLeft < freeGPUs*pl.milliCPUPerGPU {
+	holdCPU, holdMemory := pl.holdBack(node)
+	if cpuLeft < freeGPUs*holdCPU {
 		return fwk.NewStatus(fwk.Unschedulable, ReasonCPUHeldForGPUs)
 	}
-	if memLeft < freeGPUs*pl.memoryPerGPU {
+	if memLeft < freeGPUs*holdMemory {
 		return fwk.NewStatus(fwk.Unschedulable, ReasonMemoryHeldForGPUs)
 	}
 	return nil
+}
+
+// holdBack is the CPU and memory held back per free GPU of the node: the args, but never more than
+// the node has per GPU. A node built with less (openb's P100s: 8 cores per GPU) can only ever feed
+// GPU Pods that ask for less, so holding the args' amount would keep CPU-only Pods off CPU its GPUs
+// never use.
+func (pl *AntiStranding) holdBack(node *gpu.NodeState) (milliCPU, memory int64) {
+	milliCPU, memory = pl.milliCPUPerGPU, pl.memoryPerGPU
+	if node.MilliCPUPerGPU > 0 {
+		milliCPU = min(milliCPU, node.MilliCPUPerGPU)
+	}
+	if node.MemoryPerGPU > 0 {
+		memory = min(memory, node.MemoryPerGPU)
+	}
+	return milliCPU, memory
 }
 
 // PreScore computes the Pod's request for Score.
@@ -144,7 +161,8 @@ func (pl *AntiStranding) Score(_ context.Context, cycleState fwk.CycleState, _ *
 		return framework.MaxNodeScore, nil
 	}
 	cpuLeft, memLeft := leftAfter(nodeInfo, req)
-	stranded := pl.stranded(node.FreeWholeAfter(req.gpus), cpuLeft, memLeft)
+	holdCPU, holdMemory := pl.holdBack(node)
+	stranded := stranded(node.FreeWholeAfter(req.gpus), cpuLeft, memLeft, holdCPU, holdMemory)
 	return framework.MaxNodeScore * (node.Allocatable - stranded) / node.Allocatable, nil
 }
 
@@ -152,13 +170,13 @@ func (pl *AntiStranding) Score(_ context.Context, cycleState fwk.CycleState, _ *
 func (*AntiStranding) ScoreExtensions() framework.ScoreExtensions { return nil }
 
 // stranded counts the free GPUs that the CPU and memory left could not serve at the hold-back rate.
-func (pl *AntiStranding) stranded(freeGPUs, cpuLeft, memLeft int64) int64 {
+func stranded(freeGPUs, cpuLeft, memLeft, holdCPU, holdMemory int64) int64 {
 	usable := freeGPUs
-	if pl.milliCPUPerGPU > 0 {
-		usable = min(usable, max(cpuLeft, 0)/pl.milliCPUPerGPU)
+	if holdCPU > 0 {
+		usable = min(usable, max(cpuLeft, 0)/holdCPU)
 	}
-	if pl.memoryPerGPU > 0 {
-		usable = min(usable, max(memLeft, 0)/pl.memoryPerGPU)
+	if holdMemory > 0 {
+		usable = min(usable, max(memLeft, 0)/holdMemory)
 	}
 	return freeGPUs - usable
 }

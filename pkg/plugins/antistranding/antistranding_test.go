@@ -164,27 +164,47 @@ func TestScore(t *testing.T) {
 }
 
 // TestDefaultHoldBack: by default a free GPU keeps about what a GPU Pod asks with it (12 CPUs and
-// 48Gi), here on a node shaped like openb's G2 (8 GPUs, 96 CPUs, 384Gi).
+// 48Gi), here on a node shaped like openb's G2 (8 GPUs, 96 CPUs, 384Gi), but never more than the
+// node has per GPU (openb's P100: 2 GPUs, 16 CPUs, 120Gi).
 func TestDefaultHoldBack(t *testing.T) {
-	node := plugintest.GPUNode("g2", "96", "384Gi", 8)
-	cpuPod := plugintest.GPUPod("p", "12", "48Gi", 0).Obj()
+	g2 := plugintest.GPUNode("g2", "96", "384Gi", 8)
+	p100 := plugintest.GPUNode("p100", "16", "120Gi", 2)
+	memoryPoor := plugintest.GPUNode("m", "96", "256Gi", 8)
 	tests := []struct {
 		name     string
+		node     *v1.Node
+		pod      *v1.Pod
 		existing []*v1.Pod
 		want     *fwk.Status
 	}{
-		{name: "every GPU free: all CPU held back", want: cpuHeld},
-		{name: "7 GPUs taken with 72 CPUs: 24 left, 12 held for the free GPU",
+		{name: "every GPU free: all CPU held back", node: g2, want: cpuHeld},
+		{name: "7 GPUs taken with 72 CPUs: 24 left, 12 held for the free GPU", node: g2,
 			existing: []*v1.Pod{plugintest.GPUPod("e", "72", "48Gi", 7).Node("g2").Obj()}},
-		{name: "7 GPUs taken with 73 CPUs: 23 left", want: cpuHeld,
+		{name: "7 GPUs taken with 73 CPUs: 23 left", node: g2, want: cpuHeld,
 			existing: []*v1.Pod{plugintest.GPUPod("e", "73", "48Gi", 7).Node("g2").Obj()}},
-		{name: "7 GPUs taken with 289Gi: 95Gi left", want: memHeld,
+		{name: "7 GPUs taken with 289Gi: 95Gi left", node: g2, want: memHeld,
 			existing: []*v1.Pod{plugintest.GPUPod("e", "8", "289Gi", 7).Node("g2").Obj()}},
+		{name: "8 CPUs per GPU: 8, not 12, held for the free GPU", node: p100,
+			pod:      plugintest.GPUPod("p", "6", "1Gi", 0).Obj(),
+			existing: []*v1.Pod{plugintest.GPUPod("e", "2", "8Gi", 1).Node("p100").Obj()}},
+		{name: "8 CPUs per GPU: digging into those 8", node: p100, want: cpuHeld,
+			pod:      plugintest.GPUPod("p", "6001m", "1Gi", 0).Obj(),
+			existing: []*v1.Pod{plugintest.GPUPod("e", "2", "8Gi", 1).Node("p100").Obj()}},
+		{name: "32Gi per GPU: 32Gi, not 48Gi, held for the free GPU", node: memoryPoor,
+			pod:      plugintest.GPUPod("p", "1", "24Gi", 0).Obj(),
+			existing: []*v1.Pod{plugintest.GPUPod("e", "8", "200Gi", 7).Node("m").Obj()}},
+		{name: "32Gi per GPU: digging into those 32Gi", node: memoryPoor, want: memHeld,
+			pod:      plugintest.GPUPod("p", "1", "25Gi", 0).Obj(),
+			existing: []*v1.Pod{plugintest.GPUPod("e", "8", "200Gi", 7).Node("m").Obj()}},
 	}
 	pl := newPlugin(t, &configv1.AntiStrandingArgs{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := plugintest.Filter(t, pl, cpuPod, plugintest.NodeInfo(node, tt.existing...))
+			pod := tt.pod
+			if pod == nil {
+				pod = plugintest.GPUPod("p", "12", "48Gi", 0).Obj()
+			}
+			got := plugintest.Filter(t, pl, pod, plugintest.NodeInfo(tt.node, tt.existing...))
 			if !got.Equal(tt.want) {
 				t.Errorf("status = %v, want %v", got, tt.want)
 			}
@@ -242,6 +262,8 @@ func TestCustomArgs(t *testing.T) {
 		{name: "score at 4 CPUs per GPU, one stranded", cpu: "4", memory: "16Gi", pod: plugintest.GPUPod("p", "104", "8Gi", 1).Obj(), node: big, wantScore: 87},
 		// 1024Gi - 920Gi = 104Gi serve 6 of 7 at 16Gi: 100*7/8 = 87.
 		{name: "score at 16Gi per GPU, one stranded", cpu: "4", memory: "16Gi", pod: plugintest.GPUPod("p", "1", "920Gi", 1).Obj(), node: big, wantScore: 87},
+		// At 32 CPUs per GPU the hold-back is capped at big's 16 per GPU: 28 CPUs left serve 1 of 7.
+		{name: "score holds back no more than the node has per GPU", cpu: "32", memory: "0", pod: plugintest.GPUPod("p", "100", "8Gi", 1).Obj(), node: big, wantScore: 25},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
