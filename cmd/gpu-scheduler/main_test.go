@@ -171,7 +171,7 @@ func TestShippedConfigExpands(t *testing.T) {
 	}
 	frag, ok := args["GPUFragmentation"].(*config.GPUFragmentationArgs)
 	if !ok || frag.WindowSize != configv1.DefaultWindowSize || frag.ModelLabel != gpu.DefaultModelLabel || len(frag.Workload) != 0 ||
-		frag.StrandedPercent != configv1.DefaultStrandedPercent {
+		frag.StrandedPercent != configv1.DefaultStrandedPercent || frag.ScarcityPercent != configv1.DefaultScarcityPercent {
 		t.Errorf("GPUFragmentation args = %#v", args["GPUFragmentation"])
 	}
 	fit, ok := args["NodeResourcesFit"].(*schedconfig.NodeResourcesFitArgs)
@@ -224,6 +224,8 @@ func TestBadArgsStopStartup(t *testing.T) {
 			wantField: "pluginConfig.GPUFragmentation.args.windowSize"},
 		{name: "stranded percent over 100", from: "strandedPercent: 50", to: "strandedPercent: 150",
 			wantField: "pluginConfig.GPUFragmentation.args.strandedPercent"},
+		{name: "negative scarcity percent", from: "scarcityPercent: 100", to: "scarcityPercent: -1",
+			wantField: "pluginConfig.GPUFragmentation.args.scarcityPercent"},
 		{name: "malformed quantity", from: "memoryPerGPU: 48Gi", to: "memoryPerGPU: eight",
 			wantField: "decoding args for plugin AntiStranding"},
 	}
@@ -258,7 +260,7 @@ func fmtArgs(obj interface{}) string {
 	case *config.AntiStrandingArgs:
 		return a.CPUPerGPU.String() + " " + a.MemoryPerGPU.String()
 	case *config.GPUFragmentationArgs:
-		return fmt.Sprint(a.WindowSize, " ", a.ModelLabel, " ", len(a.Workload), " ", a.StrandedPercent)
+		return fmt.Sprint(a.WindowSize, " ", a.ModelLabel, " ", len(a.Workload), " ", a.StrandedPercent, " ", a.ScarcityPercent)
 	}
 	return ""
 }

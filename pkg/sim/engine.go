@@ -39,10 +39,12 @@ const (
 
 // Simulator places Pods one at a time on a fixed set of nodes with one profile.
 type Simulator struct {
-	ctx        context.Context
-	fw         framework.Framework
-	cluster    *cluster
-	rng        *rand.Rand
+	ctx     context.Context
+	fw      framework.Framework
+	cluster *cluster
+	rng     *rand.Rand
+	// rank, when set, orders nodes (by index) for breaking ties: Profile.OrderedTies.
+	rank       []int
 	percentage *int32
 	// nextStart rotates where the search for feasible nodes begins, as kube-scheduler does.
 	nextStart int
@@ -108,8 +110,13 @@ func New(ctx context.Context, profile Profile, nodes []*v1.Node, seed int64) (*S
 	for _, p := range fw.ListPlugins().Filter.Enabled {
 		filters = append(filters, p.Name)
 	}
-	return &Simulator{ctx: ctx, fw: fw, cluster: c, rng: rand.New(rand.NewSource(seed)), percentage: cfg.PercentageOfNodesToScore,
-		gangs: gangs, verdicts: newVerdicts(), memo: newFilterMemo(filters)}, nil
+	s := &Simulator{ctx: ctx, fw: fw, cluster: c, rng: rand.New(rand.NewSource(seed)), percentage: cfg.PercentageOfNodesToScore,
+		gangs: gangs, verdicts: newVerdicts(), memo: newFilterMemo(filters)}
+	if profile.OrderedTies {
+		// A source of its own, so that the order leaves the seed's other draws as they were.
+		s.rank = rand.New(rand.NewSource(seed)).Perm(len(nodes))
+	}
+	return s, nil
 }
 
 // Nodes returns the simulated cluster's node infos, in the order given to New.
@@ -260,13 +267,18 @@ func numFeasibleNodesToFind(percentage *int32, numAllNodes int) int {
 }
 
 // selectHost picks the highest total score; among equals, each is equally likely (reservoir
-// sampling, as kube-scheduler does), drawn from the simulator's seeded source.
+// sampling, as kube-scheduler does), drawn from the simulator's seeded source, or the first in the
+// run's node order when ties are ordered.
 func (s *Simulator) selectHost(scores []framework.NodePluginScores) int {
 	best, count := 0, 1
 	for i := 1; i < len(scores); i++ {
 		switch {
 		case scores[i].TotalScore > scores[best].TotalScore:
 			best, count = i, 1
+		case scores[i].TotalScore == scores[best].TotalScore && s.rank != nil:
+			if s.rank[s.cluster.byName[scores[i].Name]] < s.rank[s.cluster.byName[scores[best].Name]] {
+				best = i
+			}
 		case scores[i].TotalScore == scores[best].TotalScore:
 			count++
 			if s.rng.Intn(count) == 0 {

@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"math/rand"
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
@@ -242,5 +243,56 @@ func TestPluginEvaluationCounterOff(t *testing.T) {
 	}
 	if schedmetrics.PluginEvaluationTotal.IsCreated() {
 		t.Errorf("%s is on in the simulator", evaluationMetric)
+	}
+}
+
+// TestOrderedTies: the fgd baseline breaks ties by a node order fixed per seed, as FGD's simulator
+// does, so equal placements pile onto the first node in that order; kube-scheduler's random ties
+// spread them.
+func TestOrderedTies(t *testing.T) {
+	var nodes []*v1.Node
+	for i := 0; i < 6; i++ {
+		nodes = append(nodes, plugintest.GPUNode(fmt.Sprint("n", i), "64", "256Gi", 8))
+	}
+	fgd, err := BaselineProfile("fgd")
+	if err != nil || !fgd.OrderedTies {
+		t.Fatalf("fgd baseline: %v, ordered ties %v", err, fgd.OrderedTies)
+	}
+	random := fgd
+	random.OrderedTies = false
+	place := func(p Profile, seed int64) map[string]int {
+		s, err := New(context.Background(), p, nodes, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		on := map[string]int{}
+		for i := 0; i < 4; i++ {
+			pl, err := s.Schedule(plugintest.GPUPod(fmt.Sprint("p", i), "1", "1Gi", 1).Obj())
+			if err != nil || pl.Node == "" {
+				t.Fatalf("pod %d: %+v %v", i, pl, err)
+			}
+			on[pl.Node]++
+		}
+		return on
+	}
+	firsts := map[string]bool{}
+	for seed := int64(1); seed <= 3; seed++ {
+		rank := rand.New(rand.NewSource(seed)).Perm(len(nodes))
+		first := ""
+		for i, r := range rank {
+			if r == 0 {
+				first = nodes[i].Name
+			}
+		}
+		if got := place(fgd, seed); got[first] != 4 {
+			t.Errorf("seed %d, ordered ties: placed %v, want all 4 on %s", seed, got, first)
+		}
+		firsts[first] = true
+		if got := place(random, seed); len(got) == 1 {
+			t.Errorf("seed %d, random ties: all 4 on one node %v", seed, got)
+		}
+	}
+	if len(firsts) == 1 {
+		t.Errorf("every seed put its ties first on the same node %v", firsts)
 	}
 }

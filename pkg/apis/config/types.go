@@ -75,6 +75,9 @@ type GPUFragmentationArgs struct {
 	// StrandedPercent is how much of a GPU counts as fragmented, for a shape, when the node's CPU or
 	// memory left cannot feed it though the node's own per-GPU share would; 0 is FGD as published.
 	StrandedPercent int32
+	// ScarcityPercent is how much of a GPU model's price (the pressure of the shapes limited to it)
+	// a placement on that model pays; 0 is FGD as published.
+	ScarcityPercent int32
 }
 
 // WorkloadShape is one kind of Pod and its share of the workload.

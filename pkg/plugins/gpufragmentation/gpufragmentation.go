@@ -42,6 +42,8 @@ type GPUFragmentation struct {
 	modelLabel string
 	// strandedWeight is StrandedPercent as a fraction (gpu.Workload.WithStrandedWeight).
 	strandedWeight float64
+	// scarcityWeight is ScarcityPercent as a fraction: how much of gpu.Scarcity's price Score adds.
+	scarcityWeight float64
 	// static is the configured workload; nil when it is learned.
 	static *gpu.Workload
 
@@ -75,7 +77,7 @@ func New(ctx context.Context, obj runtime.Object, h framework.Handle) (framework
 		return nil, err
 	}
 	pl := &GPUFragmentation{handle: h, modelLabel: args.ModelLabel, strandedWeight: float64(args.StrandedPercent) / 100,
-		learned: newWindow(int(args.WindowSize)), states: gpu.NodeStatesFor(ctx, h)}
+		scarcityWeight: float64(args.ScarcityPercent) / 100, learned: newWindow(int(args.WindowSize)), states: gpu.NodeStatesFor(ctx, h)}
 	if len(args.Workload) > 0 {
 		shapes, err := shapesOf(args.Workload)
 		if err != nil {
@@ -149,7 +151,7 @@ func (pl *GPUFragmentation) PreScore(_ context.Context, cycleState fwk.CycleStat
 		return fwk.NewStatus(fwk.Skip) // nothing learned yet: every node would score the same
 	}
 	state := &preScoreState{workload: w, pod: shape, demand: demand}
-	if w.NeedsModel() {
+	if w.NeedsModel() && pl.scarcityWeight > 0 {
 		state.scarcity = w.Scarcity(pl.allNodes(nodes), pl.states, pl.modelLabel)
 	}
 	cycleState.Write(preScoreStateKey, state)
@@ -244,7 +246,7 @@ func (pl *GPUFragmentation) Score(_ context.Context, cycleState fwk.CycleState, 
 		var buf [gpu.MaxGPUsPerNode]int64
 		after = s.workload.Fragmentation(room, node.FreeSlices(buf[:0]))
 	}
-	added := after - before + s.scarcity.Cost(room.Model, s.demand.Milli())
+	added := after - before + pl.scarcityWeight*s.scarcity.Cost(room.Model, s.demand.Milli())
 	return int64(added * scoreScale), nil
 }
 

@@ -185,6 +185,8 @@ func TestNewRejectsBadArgs(t *testing.T) {
 		{&configv1.GPUFragmentationArgs{WindowSize: &zero}, "pluginConfig.GPUFragmentation.args.windowSize"},
 		{&configv1.GPUFragmentationArgs{StrandedPercent: &over}, "pluginConfig.GPUFragmentation.args.strandedPercent"},
 		{&configv1.GPUFragmentationArgs{StrandedPercent: &negative}, "pluginConfig.GPUFragmentation.args.strandedPercent"},
+		{&configv1.GPUFragmentationArgs{ScarcityPercent: &over}, "pluginConfig.GPUFragmentation.args.scarcityPercent"},
+		{&configv1.GPUFragmentationArgs{ScarcityPercent: &negative}, "pluginConfig.GPUFragmentation.args.scarcityPercent"},
 		{&configv1.GPUFragmentationArgs{Workload: []configv1.WorkloadShape{{GPUs: 1, GPUFraction: "0.5", Weight: 1}}}, "pluginConfig.GPUFragmentation.args.workload[0].gpuFraction"},
 		{&configv1.GPUFragmentationArgs{Workload: []configv1.WorkloadShape{{GPUFraction: "2", Weight: 1}}}, "pluginConfig.GPUFragmentation.args.workload[0].gpuFraction"},
 		{&configv1.GPUFragmentationArgs{Workload: []configv1.WorkloadShape{{GPUs: 1}}}, "pluginConfig.GPUFragmentation.args.workload[0].weight"},
@@ -229,7 +231,7 @@ func TestShareGoesToTheGPUScoreAssumed(t *testing.T) {
 
 // Model prices come from the whole cluster, not the nodes this Pod could use: a T4-only Pod sees
 // only T4 nodes, where T4-only demand (half of all) looks small, while the cluster has 2 T4s of
-// 10 free GPUs (pressure 0.5 x 10 / 2, capped at 1).
+// 10 free GPUs (pressure 0.5 x 10 / 2, capped at 1). scarcityPercent scales the price.
 func TestScarcityIsClusterWide(t *testing.T) {
 	t4 := plugintest.NodeInfo(plugintest.GPUNode("t4", "32", "128Gi", 2, gpu.DefaultModelLabel, "T4"))
 	g2 := plugintest.NodeInfo(plugintest.GPUNode("g2", "32", "128Gi", 8, gpu.DefaultModelLabel, "G2"))
@@ -238,27 +240,41 @@ func TestScarcityIsClusterWide(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	obj, err := New(context.Background(), plugintest.Args(t, &configv1.GPUFragmentationArgs{}, &config.GPUFragmentationArgs{}), h)
-	if err != nil {
-		t.Fatal(err)
+	half, zero := int32(50), int32(0)
+	tests := []struct {
+		name    string
+		percent *int32
+		// want is the Score of one whole T4 with no fragmentation added, in thousandths of a GPU.
+		want int64
+	}{
+		{name: "full price by default", want: 1000},
+		{name: "half price", percent: &half, want: 500},
+		{name: "FGD as published: no price", percent: &zero, want: 0},
 	}
-	pl := obj.(*GPUFragmentation)
-	t4Only := func(name string) *v1.Pod {
-		return plugintest.GPUPod(name, "2", "8Gi", 1).Annotation(gpu.ModelAnnotation, "T4").Obj()
-	}
-	learn(t, pl, 10, func(i int) *v1.Pod {
-		if i%2 == 0 {
-			return t4Only(fmt.Sprint("t", i))
-		}
-		return plugintest.GPUPod(fmt.Sprint("a", i), "2", "8Gi", 1).Obj()
-	})
-	pod := t4Only("p")
-	state := framework.NewCycleState()
-	if s := pl.PreScore(context.Background(), state, pod, []fwk.NodeInfo{t4}); !s.IsSuccess() {
-		t.Fatal(s)
-	}
-	// One whole T4 at the full price, no fragmentation added: 1000 thousandths, scaled.
-	if score, s := pl.Score(context.Background(), state, pod, t4); !s.IsSuccess() || score != 1000*scoreScale {
-		t.Errorf("Score = %d, %v; want %d", score, s, 1000*scoreScale)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			obj, err := New(context.Background(), plugintest.Args(t, &configv1.GPUFragmentationArgs{ScarcityPercent: tt.percent}, &config.GPUFragmentationArgs{}), h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pl := obj.(*GPUFragmentation)
+			t4Only := func(name string) *v1.Pod {
+				return plugintest.GPUPod(name, "2", "8Gi", 1).Annotation(gpu.ModelAnnotation, "T4").Obj()
+			}
+			learn(t, pl, 10, func(i int) *v1.Pod {
+				if i%2 == 0 {
+					return t4Only(fmt.Sprint("t", i))
+				}
+				return plugintest.GPUPod(fmt.Sprint("a", i), "2", "8Gi", 1).Obj()
+			})
+			pod := t4Only("p")
+			state := framework.NewCycleState()
+			if s := pl.PreScore(context.Background(), state, pod, []fwk.NodeInfo{t4}); !s.IsSuccess() {
+				t.Fatal(s)
+			}
+			if score, s := pl.Score(context.Background(), state, pod, t4); !s.IsSuccess() || score != tt.want*scoreScale {
+				t.Errorf("Score = %d, %v; want %d", score, s, tt.want*scoreScale)
+			}
+		})
 	}
 }

@@ -129,7 +129,7 @@ func TestResolveProfiles(t *testing.T) {
 		return out, nil
 	}
 	got, err := names(t, nil, repoConfig, false)
-	if err != nil || !reflect.DeepEqual(got, []string{"gpu-scheduler", "default", "bestfit"}) {
+	if err != nil || !reflect.DeepEqual(got, []string{"gpu-scheduler", "default", "bestfit", "fgd"}) {
 		t.Errorf("all: got %v, %v", got, err)
 	}
 	got, err = names(t, []string{"bestfit", "gpu-scheduler"}, repoConfig, true)
@@ -141,8 +141,8 @@ func TestResolveProfiles(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got, []string{"default"}) {
 		t.Errorf("baseline only: got %v, %v", got, err)
 	}
-	_, err = names(t, []string{"gpu-scheduler", "fgd"}, repoConfig, false)
-	if err == nil || !strings.Contains(err.Error(), `unknown profile "fgd": available: gpu-scheduler, default, bestfit`) {
+	_, err = names(t, []string{"gpu-scheduler", "kai"}, repoConfig, false)
+	if err == nil || !strings.Contains(err.Error(), `unknown profile "kai": available: gpu-scheduler, default, bestfit, fgd`) {
 		t.Errorf("unknown: got %v", err)
 	}
 	_, err = names(t, nil, "does/not/exist.yaml", false)
@@ -205,7 +205,7 @@ func TestInflateEndToEnd(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
-	profiles := []string{"gpu-scheduler", "default", "bestfit"}
+	profiles := []string{"gpu-scheduler", "default", "bestfit", "fgd"}
 	for _, p := range profiles {
 		if !strings.Contains(stdout, p) {
 			t.Errorf("table lacks %s:\n%s", p, stdout)
@@ -276,10 +276,12 @@ func TestInflateEndToEnd(t *testing.T) {
 	if !reflect.DeepEqual(a, b) {
 		t.Errorf("same seeds, different results:\n%v\n%v", a, b)
 	}
-	ta, _ := os.ReadFile(filepath.Join(out, TimelineFile("bestfit", 43)))
-	tb, _ := os.ReadFile(filepath.Join(out2, TimelineFile("bestfit", 43)))
-	if !bytes.Equal(ta, tb) {
-		t.Error("same seed, different timelines")
+	for _, p := range []string{"bestfit", "fgd"} {
+		ta, _ := os.ReadFile(filepath.Join(out, TimelineFile(p, 43)))
+		tb, _ := os.ReadFile(filepath.Join(out2, TimelineFile(p, 43)))
+		if len(ta) == 0 || !bytes.Equal(ta, tb) {
+			t.Errorf("%s: same seed, different timelines", p)
+		}
 	}
 }
 
@@ -403,7 +405,7 @@ func TestErrors(t *testing.T) {
 		{"nonexistent nodes", []string{"inflate", "--nodes", filepath.Join(dir, "missing.yaml"), "--pods", noTimes, "--profiles", "default", "--out", out}, 1, "--nodes: open"},
 		{"unknown extension", []string{"inflate", "--nodes", nodes, "--pods", filepath.Join(dir, "p.json"), "--profiles", "default", "--out", out}, 1, "unknown format"},
 		{"pods as nodes", []string{"inflate", "--nodes", noTimes, "--pods", noTimes, "--profiles", "default", "--out", out}, 1, "--nodes"},
-		{"unknown profile", []string{"inflate", "--nodes", nodes, "--pods", noTimes, "--config", repoConfig, "--profiles", "fgd", "--out", out}, 1, "available: gpu-scheduler, default, bestfit"},
+		{"unknown profile", []string{"inflate", "--nodes", nodes, "--pods", noTimes, "--config", repoConfig, "--profiles", "kai", "--out", out}, 1, "available: gpu-scheduler, default, bestfit, fgd"},
 		{"replay without times", []string{"replay", "--nodes", nodes, "--pods", noTimes, "--profiles", "default", "--out", out}, 1, "no creation or deletion times"},
 		{"bad seeds", []string{"inflate", "--nodes", nodes, "--pods", noTimes, "--seeds", "9-1", "--out", out}, 2, "--seeds"},
 		{"unknown mode", []string{"simulate"}, 2, `unknown mode "simulate"`},

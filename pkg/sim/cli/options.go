@@ -29,7 +29,7 @@ const DefaultConfig = "config/scheduler-config.yaml"
 const MaxSeeds = 10_000
 
 // baselineOrder is the order the built-in baselines are listed and run in.
-var baselineOrder = []string{"default", "bestfit"}
+var baselineOrder = []string{"default", "bestfit", "fgd"}
 
 // Options is one parsed command line.
 type Options struct {
@@ -73,7 +73,8 @@ Inputs (by extension): .csv is an openb node or pod list (bad rows are skipped a
 error with --strict); .yaml/.yml is gpu-sim's cluster or workload format (pkg/sim/trace/README.md).
 
 Profiles: every profile of --config (default ` + DefaultConfig + `), plus the baselines
-"default" (kube-scheduler's LeastAllocated, spreading) and "bestfit" (MostAllocated, GPUs weighted).
+"default" (kube-scheduler's LeastAllocated, spreading), "bestfit" (MostAllocated, GPUs weighted) and
+"fgd" (FGD's fragmentation measure as published, ties by node order as in the paper's simulator).
 
 Fractional GPUs: a pod asking for a share of one GPU (openb gpu_milli < 1000) is scheduled as the daemon
 would (gpu-scheduler's GPUFit shares GPUs); allocation counts its share. The reports say how many there were.
@@ -90,7 +91,7 @@ func newFlagSet(mode string, o *Options, output io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.Nodes, "nodes", "", "cluster: openb node list (.csv) or cluster YAML (.yaml/.yml) (required)")
 	fs.StringVar(&o.Pods, "pods", "", "workload: openb pod list (.csv) or workload YAML (.yaml/.yml) (required)")
 	fs.StringVar(&o.Config, "config", DefaultConfig, "KubeSchedulerConfiguration whose profiles are simulated")
-	fs.String("profiles", "", `comma-separated profiles to run, among --config's and the baselines "default" and "bestfit" (default: all)`)
+	fs.String("profiles", "", `comma-separated profiles to run, among --config's and the baselines "default", "bestfit" and "fgd" (default: all)`)
 	fs.String("seeds", "42", `seeds: "42", a range "42-51" or a list "1,5,9"`)
 	fs.IntVar(&o.Parallel, "parallel", 1, "runs (profile x seed) to execute at once")
 	fs.BoolVar(&o.Strict, "strict", false, "fail on the first bad CSV row instead of skipping and counting it")

@@ -15,6 +15,10 @@ const DefaultWindowSize int32 = 2000
 // because smaller Pods may still use it.
 const DefaultStrandedPercent int32 = 50
 
+// DefaultScarcityPercent prices GPU models in full: on openb gpuspec33 that placed 94.3% of GPUs
+// where FGD's measure alone placed 87-88% (docs/benchmarks.md).
+const DefaultScarcityPercent int32 = 100
+
 var (
 	// DefaultCPUPerGPU is about what a GPU Pod asks per GPU: openb's GPU Pods ask 10.9 cores per GPU
 	// on average, and its most common GPU node (G2, like an 8-GPU p4d) has 12 per GPU. Less lets
@@ -78,7 +82,7 @@ func SetDefaults_AntiStrandingArgs(obj *AntiStrandingArgs) {
 	}
 }
 
-// SetDefaults_GPUFragmentationArgs sets the learning window and the model label.
+// SetDefaults_GPUFragmentationArgs sets the learning window, the model label and the weights.
 func SetDefaults_GPUFragmentationArgs(obj *GPUFragmentationArgs) {
 	if obj.WindowSize == nil {
 		w := DefaultWindowSize
@@ -91,5 +95,9 @@ func SetDefaults_GPUFragmentationArgs(obj *GPUFragmentationArgs) {
 	if obj.StrandedPercent == nil {
 		p := DefaultStrandedPercent
 		obj.StrandedPercent = &p
+	}
+	if obj.ScarcityPercent == nil {
+		p := DefaultScarcityPercent
+		obj.ScarcityPercent = &p
 	}
 }

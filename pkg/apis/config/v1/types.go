@@ -87,6 +87,11 @@ type GPUFragmentationArgs struct {
 	// (other Pods took more than their GPUs' share): 0 to 100. 0 is FGD's measure as published.
 	// Default: 50.
 	StrandedPercent *int32 `json:"strandedPercent,omitempty"`
+	// ScarcityPercent is how much of a GPU model's price a placement on that model pays, 0 to 100:
+	// when some Pod shapes accept only some models, each model is priced by how much of the demand
+	// limited to it its free GPUs would have to serve, so that Pods that could go anywhere leave
+	// scarce models to the Pods that cannot. 0 is FGD's measure as published. Default: 100.
+	ScarcityPercent *int32 `json:"scarcityPercent,omitempty"`
 }
 
 // WorkloadShape is one kind of Pod and its share of the workload.

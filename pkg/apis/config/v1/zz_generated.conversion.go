@@ -127,6 +127,9 @@ func autoConvert_v1_GPUFragmentationArgs_To_config_GPUFragmentationArgs(in *GPUF
 	if err := metav1.Convert_Pointer_int32_To_int32(&in.StrandedPercent, &out.StrandedPercent, s); err != nil {
 		return err
 	}
+	if err := metav1.Convert_Pointer_int32_To_int32(&in.ScarcityPercent, &out.ScarcityPercent, s); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -144,6 +147,9 @@ func autoConvert_config_GPUFragmentationArgs_To_v1_GPUFragmentationArgs(in *conf
 		return err
 	}
 	if err := metav1.Convert_int32_To_Pointer_int32(&in.StrandedPercent, &out.StrandedPercent, s); err != nil {
+		return err
+	}
+	if err := metav1.Convert_int32_To_Pointer_int32(&in.ScarcityPercent, &out.ScarcityPercent, s); err != nil {
 		return err
 	}
 	return nil

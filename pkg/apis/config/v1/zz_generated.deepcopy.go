@@ -70,6 +70,11 @@ func (in *GPUFragmentationArgs) DeepCopyInto(out *GPUFragmentationArgs) {
 		*out = new(int32)
 		**out = **in
 	}
+	if in.ScarcityPercent != nil {
+		in, out := &in.ScarcityPercent, &out.ScarcityPercent
+		*out = new(int32)
+		**out = **in
+	}
 	return
 }
 

@@ -117,6 +117,9 @@ func ValidateGPUFragmentationArgs(path *field.Path, args *config.GPUFragmentatio
 	if args.StrandedPercent < 0 || args.StrandedPercent > 100 {
 		errs = append(errs, field.Invalid(path.Child("strandedPercent"), args.StrandedPercent, "must be between 0 and 100"))
 	}
+	if args.ScarcityPercent < 0 || args.ScarcityPercent > 100 {
+		errs = append(errs, field.Invalid(path.Child("scarcityPercent"), args.ScarcityPercent, "must be between 0 and 100"))
+	}
 	for i, s := range args.Workload {
 		p := path.Child("workload").Index(i)
 		errs = append(errs, validateRange(p.Child("cpu"), s.CPU, maxShapeCPU)...)
