@@ -271,13 +271,17 @@ func numFeasibleNodesToFind(percentage *int32, numAllNodes int) int {
 // run's node order when ties are ordered.
 func (s *Simulator) selectHost(scores []framework.NodePluginScores) int {
 	best, count := 0, 1
+	bestRank := -1 // best's rank when ties are ordered, once needed
 	for i := 1; i < len(scores); i++ {
 		switch {
 		case scores[i].TotalScore > scores[best].TotalScore:
-			best, count = i, 1
+			best, count, bestRank = i, 1, -1
 		case scores[i].TotalScore == scores[best].TotalScore && s.rank != nil:
-			if s.rank[s.cluster.byName[scores[i].Name]] < s.rank[s.cluster.byName[scores[best].Name]] {
-				best = i
+			if bestRank < 0 {
+				bestRank = s.rank[s.cluster.byName[scores[best].Name]]
+			}
+			if r := s.rank[s.cluster.byName[scores[i].Name]]; r < bestRank {
+				best, bestRank = i, r
 			}
 		case scores[i].TotalScore == scores[best].TotalScore:
 			count++

@@ -7,11 +7,14 @@ import (
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
+	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 	schedmetrics "k8s.io/kubernetes/pkg/scheduler/metrics"
 
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/gpufit"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/gpufragmentation"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/plugintest"
 )
 
@@ -294,5 +297,39 @@ func TestOrderedTies(t *testing.T) {
 	}
 	if len(firsts) == 1 {
 		t.Errorf("every seed put its ties first on the same node %v", firsts)
+	}
+}
+
+// TestFGDBaselineIsFGDAsPublished: FGD's measure without our additions, as the only Score, over
+// every feasible node.
+func TestFGDBaselineIsFGDAsPublished(t *testing.T) {
+	p, err := BaselineProfile("fgd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pct := p.Config.PercentageOfNodesToScore; pct == nil || *pct != 100 {
+		t.Errorf("percentageOfNodesToScore = %v, want 100", pct)
+	}
+	var args *config.GPUFragmentationArgs
+	for _, pc := range p.Config.PluginConfig {
+		if a, ok := pc.Args.(*config.GPUFragmentationArgs); ok {
+			args = a
+		}
+	}
+	if args == nil || args.StrandedPercent != 0 || args.ScarcityPercent != 0 {
+		t.Errorf("GPUFragmentation args = %+v, want strandedPercent and scarcityPercent 0", args)
+	}
+	s, err := New(context.Background(), p, []*v1.Node{plugintest.GPUNode("n", "8", "8Gi", 2)}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plugins := s.fw.ListPlugins()
+	for _, point := range []struct {
+		name    string
+		enabled []schedconfig.Plugin
+	}{{"score", plugins.Score.Enabled}, {"preScore", plugins.PreScore.Enabled}} {
+		if len(point.enabled) != 1 || point.enabled[0].Name != gpufragmentation.Name {
+			t.Errorf("%s plugins = %+v, want GPUFragmentation alone", point.name, point.enabled)
+		}
 	}
 }

@@ -276,7 +276,8 @@ func TopologyLevels(p Profile) []config.TopologyLevel {
 // plugins score. (An explicit `topologyLevels: []` in a config file does the same: defaulting fills
 // only an absent list.)
 func WithoutTopology(p Profile, name string) (Profile, error) {
-	out := Profile{Name: name, Config: *p.Config.DeepCopy()}
+	out := p
+	out.Name, out.Config = name, *p.Config.DeepCopy()
 	found := false
 	for i := range out.Config.PluginConfig {
 		pc := &out.Config.PluginConfig[i]

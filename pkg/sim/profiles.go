@@ -43,9 +43,10 @@ func profilesOf(cfg *schedconfig.KubeSchedulerConfiguration, source, name string
 	return out, nil
 }
 
-// Baselines are the policies gpu-scheduler is compared with, as KubeSchedulerConfigurations. Both
-// keep upstream scoring but run GPUFit for its accounting and GPUModel for the trace's model
-// constraints (neither scores): without them, a Pod asking for a share of a GPU would look CPU-only
+// Baselines are the policies gpu-scheduler is compared with, as KubeSchedulerConfigurations. All
+// run GPUFit for its accounting and GPUModel for the trace's model
+// constraints (neither scores; default and bestfit keep upstream scoring, fgd scores with GPUFragmentation
+// alone): without them, a Pod asking for a share of a GPU would look CPU-only
 // and a Pod limited to some GPU models would go anywhere. GPUFit filters first, as in our profile:
 // Filters all have to pass, so the order changes no placement, but on a full cluster GPUFit's
 // integer check turns most nodes away for a fraction of what NodeResourcesFit's costs (an openb
@@ -108,6 +109,15 @@ profiles:
     filter:
       enabled:
       - name: GPUFit
+    preScore:
+      disabled:
+      - name: NodeResourcesFit
+      - name: NodeResourcesBalancedAllocation
+      - name: InterPodAffinity
+      - name: NodeAffinity
+      - name: PodTopologySpread
+      - name: TaintToleration
+      - name: VolumeBinding
     score:
       disabled:
       - name: NodeResourcesFit
@@ -117,6 +127,7 @@ profiles:
       - name: NodeAffinity
       - name: PodTopologySpread
       - name: TaintToleration
+      - name: VolumeBinding
   pluginConfig:
   - name: GPUFragmentation
     args:

@@ -125,19 +125,12 @@ func (pl *AntiStranding) Filter(_ context.Context, cycleState fwk.CycleState, _ 
 	return nil
 }
 
-// holdBack is the CPU and memory held back per free GPU of the node: the args, but never more than
-// the node has per GPU. A node built with less (openb's P100s: 8 cores per GPU) can only ever feed
-// GPU Pods that ask for less, so holding the args' amount would keep CPU-only Pods off CPU its GPUs
-// never use.
+// holdBack is the CPU and memory held back per free GPU of the node (one with GPUs): the args, but
+// never more than the node has per GPU. A node built with less (most of openb's P100s: 8 cores per
+// GPU) cannot give every GPU the args' amount, and holding it would keep CPU-only Pods off CPU that
+// GPU Pods could only use by leaving other GPUs short.
 func (pl *AntiStranding) holdBack(node *gpu.NodeState) (milliCPU, memory int64) {
-	milliCPU, memory = pl.milliCPUPerGPU, pl.memoryPerGPU
-	if node.MilliCPUPerGPU > 0 {
-		milliCPU = min(milliCPU, node.MilliCPUPerGPU)
-	}
-	if node.MemoryPerGPU > 0 {
-		memory = min(memory, node.MemoryPerGPU)
-	}
-	return milliCPU, memory
+	return min(pl.milliCPUPerGPU, node.MilliCPUPerGPU), min(pl.memoryPerGPU, node.MemoryPerGPU)
 }
 
 // PreScore computes the Pod's request for Score.

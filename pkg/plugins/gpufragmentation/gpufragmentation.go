@@ -128,7 +128,8 @@ type preScoreState struct {
 	workload *gpu.Workload
 	pod      gpu.Shape
 	demand   gpu.Demand
-	// scarcity prices GPU models for the workload's model-constrained shapes; nil without any.
+	// scarcity prices GPU models for the workload's model-constrained shapes; nil without any, or
+	// when scarcityPercent is 0.
 	scarcity *gpu.Scarcity
 }
 

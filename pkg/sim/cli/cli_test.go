@@ -146,7 +146,7 @@ func TestResolveProfiles(t *testing.T) {
 		t.Errorf("unknown: got %v", err)
 	}
 	_, err = names(t, nil, "does/not/exist.yaml", false)
-	if err == nil || !strings.Contains(err.Error(), "--profiles default,bestfit") {
+	if err == nil || !strings.Contains(err.Error(), "--profiles default,bestfit,fgd ") {
 		t.Errorf("missing default config: got %v", err)
 	}
 	_, err = names(t, []string{"default"}, "does/not/exist.yaml", true)

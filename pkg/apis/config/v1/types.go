@@ -62,9 +62,11 @@ type NodeLabel struct {
 type AntiStrandingArgs struct {
 	metav1.TypeMeta `json:",inline"`
 
-	// CPUPerGPU is the CPU held back for GPU Pods per free GPU on a GPU node. Default: 12.
+	// CPUPerGPU is the CPU held back for GPU Pods per free GPU on a GPU node, at most the node's
+	// allocatable CPU per GPU. Default: 12.
 	CPUPerGPU *resource.Quantity `json:"cpuPerGPU,omitempty"`
-	// MemoryPerGPU is the memory held back for GPU Pods per free GPU on a GPU node. Default: 48Gi.
+	// MemoryPerGPU is the memory held back for GPU Pods per free GPU on a GPU node, at most the
+	// node's allocatable memory per GPU. Default: 48Gi.
 	MemoryPerGPU *resource.Quantity `json:"memoryPerGPU,omitempty"`
 }
 
