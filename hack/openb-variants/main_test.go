@@ -33,7 +33,9 @@ func TestVariants(t *testing.T) {
 		{"synth-multigpu40", multiShare, 0.40, 0.01},
 		{"synth-gpushare60", func(v *table) float64 { return frac(len(v.where("share", false)), len(v.where("gpu", false))) }, 0.60, 0.03},
 		{"synth-gpushare80", func(v *table) float64 { return frac(len(v.where("share", false)), len(v.where("gpu", false))) }, 0.80, 0.03},
-		{"synth-cpu150", func(v *table) float64 { return float64(v.sum(v.where("cpu-only", false), "cpu_milli")) / float64(defCPU) }, 1.50, 0.01},
+		{"synth-cpu150", func(v *table) float64 {
+			return float64(v.sum(v.where("cpu-only", false), "cpu_milli")) / float64(defCPU)
+		}, 1.50, 0.01},
 		{"synth-gpuspec10", specShare, 0.10, 0.02},
 		{"synth-gpuspec20", specShare, 0.20, 0.02},
 	}
