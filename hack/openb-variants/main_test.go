@@ -31,8 +31,8 @@ func TestVariants(t *testing.T) {
 	}{
 		{"synth-multigpu20", multiShare, 0.20, 0.01},
 		{"synth-multigpu40", multiShare, 0.40, 0.01},
-		{"synth-gpushare60", func(v *table) float64 { return frac(len(v.where("share", false)), len(v.where("gpu", false))) }, 0.60, 0.03},
-		{"synth-gpushare80", func(v *table) float64 { return frac(len(v.where("share", false)), len(v.where("gpu", false))) }, 0.80, 0.03},
+		{"synth-gpushare60", gpuShareShare, 0.60, 0.03},
+		{"synth-gpushare80", gpuShareShare, 0.80, 0.03},
 		{"synth-cpu150", func(v *table) float64 {
 			return float64(v.sum(v.where("cpu-only", false), "cpu_milli")) / float64(defCPU)
 		}, 1.50, 0.01},
@@ -87,6 +87,10 @@ func multiShare(v *table) float64 {
 		}
 	}
 	return float64(multi) / float64(total)
+}
+
+func gpuShareShare(v *table) float64 {
+	return frac(len(v.where("share", false)), len(v.where("gpu", false)))
 }
 
 func specShare(v *table) float64 {
