@@ -249,16 +249,12 @@ func (d *demo) teardown() error {
 // startControlPlane starts etcd and kube-apiserver and writes the admin kubeconfig.
 func (d *demo) startControlPlane(ctx context.Context) error {
 	dir := d.opts.dir
-	clientPort, err := freePort()
+	ports, err := freePorts(2)
 	if err != nil {
 		return err
 	}
-	peerPort, err := freePort()
-	if err != nil {
-		return err
-	}
-	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", clientPort)
-	peerURL := fmt.Sprintf("http://127.0.0.1:%d", peerPort)
+	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
+	peerURL := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
 	if _, err := d.startProc("etcd", "etcd",
 		"--name=default",
 		"--data-dir="+filepath.Join(dir, "etcd-data"),
@@ -396,10 +392,11 @@ func (d *demo) startScheduler() (int, error) {
 		}
 		d.logf("apiserver is not at %s (config/local-kubeconfig.yaml): using generated %s", server, cfgPath)
 	}
-	port, err := freePort()
+	ports, err := freePorts(1)
 	if err != nil {
 		return 0, err
 	}
+	port := ports[0]
 	if _, err := d.startProc("gpu-scheduler", "gpu-scheduler",
 		"--config="+cfgPath,
 		"--bind-address=127.0.0.1",
@@ -504,14 +501,20 @@ func httpGet(ctx context.Context, c *http.Client, url, token string) (string, in
 	return string(body), resp.StatusCode, err
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// freePorts returns n distinct TCP ports on 127.0.0.1 that were free a moment ago. Every listener
+// stays open until all are picked: one closed before the next is asked for may be handed out again
+// (etcd's client and peer ports once came back equal, and etcd failed to bind the second).
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
 }
 
 // localKubeconfigToken returns the bearer token of the current context of the dev kubeconfig.

@@ -278,11 +278,25 @@ func TestFreeGPUs(t *testing.T) {
 
 func freeTestPort(t *testing.T) int {
 	t.Helper()
-	p, err := freePort()
+	p, err := freePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p
+	return p[0]
+}
+
+// TestFreePortsDistinct: ports picked together are distinct, however often the kernel would hand a
+// just-closed port out again.
+func TestFreePortsDistinct(t *testing.T) {
+	for i := 0; i < 200; i++ {
+		p, err := freePorts(3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p[0] == p[1] || p[1] == p[2] || p[0] == p[2] {
+			t.Fatalf("freePorts(3) = %v: not distinct", p)
+		}
+	}
 }
 
 // lockedBuffer is a bytes.Buffer safe for concurrent writes.
