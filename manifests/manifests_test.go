@@ -30,6 +30,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/klog/v2"
 	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
 	schedscheme "k8s.io/kubernetes/pkg/scheduler/apis/config/scheme"
 	schedvalidation "k8s.io/kubernetes/pkg/scheduler/apis/config/validation"
@@ -660,7 +661,7 @@ func requestsGPU(p corev1.Pod) bool {
 func toleratesGPUTaint(p corev1.Pod) bool {
 	taint := corev1.Taint{Key: "nvidia.com/gpu", Effect: corev1.TaintEffectNoSchedule}
 	for _, tol := range p.Spec.Tolerations {
-		if tol.ToleratesTaint(&taint) {
+		if tol.ToleratesTaint(klog.Background(), &taint, false) {
 			return true
 		}
 	}

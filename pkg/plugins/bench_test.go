@@ -10,15 +10,14 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	fwk "k8s.io/kube-scheduler/framework"
 	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
-	"k8s.io/kubernetes/pkg/scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/feature"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/noderesources"
-	"sigs.k8s.io/scheduler-plugins/pkg/coscheduling"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
 	configv1 "github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config/v1"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/coscheduling"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/plugintest"
 )
 
@@ -27,7 +26,7 @@ const benchNodes = 5000
 
 // newPlugins builds every gpu-scheduler plugin with default args, plus the upstream NodeResourcesFit
 // (LeastAllocated on cpu and memory, its default) as the yardstick.
-func newPlugins(b *testing.B) map[string]framework.Plugin {
+func newPlugins(b testing.TB) map[string]fwk.Plugin {
 	ctx := context.Background()
 	args := map[string]runtime.Object{
 		"GPUModel":      plugintest.Args(b, &configv1.GPUModelArgs{}, &config.GPUModelArgs{}),
@@ -46,7 +45,7 @@ func newPlugins(b *testing.B) map[string]framework.Plugin {
 	if err != nil {
 		b.Fatal(err)
 	}
-	out := map[string]framework.Plugin{}
+	out := map[string]fwk.Plugin{}
 	for name, factory := range plugins.Registry() {
 		if name == coscheduling.Name {
 			continue // scheduler-plugins', and it needs an API server
@@ -79,7 +78,7 @@ func benchPod() *v1.Pod {
 
 // feasible keeps the nodes that pass every Filter, the path a placement takes most often and the one
 // that must not allocate.
-func feasible(b *testing.B, pls map[string]framework.Plugin, pod *v1.Pod, nodes []fwk.NodeInfo) []fwk.NodeInfo {
+func feasible(b *testing.B, pls map[string]fwk.Plugin, pod *v1.Pod, nodes []fwk.NodeInfo) []fwk.NodeInfo {
 	var out []fwk.NodeInfo
 	for _, ni := range nodes {
 		ok := true
@@ -87,7 +86,7 @@ func feasible(b *testing.B, pls map[string]framework.Plugin, pod *v1.Pod, nodes 
 			if pl.Name() == noderesources.Name {
 				continue // its failure path allocates; ours are what we select nodes for
 			}
-			if _, isFilter := pl.(framework.FilterPlugin); isFilter && !plugintest.Filter(b, pl, pod, ni).IsSuccess() {
+			if _, isFilter := pl.(fwk.FilterPlugin); isFilter && !plugintest.Filter(b, pl, pod, ni).IsSuccess() {
 				ok = false
 			}
 		}
@@ -114,7 +113,7 @@ func BenchmarkFilter(b *testing.B) {
 		fits := feasible(b, pls, pod, nodes)
 		for _, name := range sortedNames(pls) {
 			pl := pls[name]
-			if _, ok := pl.(framework.FilterPlugin); !ok {
+			if _, ok := pl.(fwk.FilterPlugin); !ok {
 				continue
 			}
 			b.Run(fmt.Sprintf("%s/%s/feasible", podKind, name), func(b *testing.B) { plugintest.BenchFilter(b, pl, pod, fits) })
@@ -130,7 +129,7 @@ func BenchmarkScore(b *testing.B) {
 		fits := feasible(b, pls, pod, nodes)
 		for _, name := range sortedNames(pls) {
 			pl := pls[name]
-			if _, ok := pl.(framework.ScorePlugin); !ok {
+			if _, ok := pl.(fwk.ScorePlugin); !ok {
 				continue
 			}
 			b.Run(fmt.Sprintf("%s/%s", podKind, name), func(b *testing.B) { plugintest.BenchScore(b, pl, pod, fits) })
@@ -138,7 +137,7 @@ func BenchmarkScore(b *testing.B) {
 	}
 }
 
-func sortedNames(pls map[string]framework.Plugin) []string {
+func sortedNames(pls map[string]fwk.Plugin) []string {
 	names := make([]string, 0, len(pls))
 	for n := range pls {
 		names = append(names, n)

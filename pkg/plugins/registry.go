@@ -4,9 +4,9 @@ package plugins
 
 import (
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
-	"sigs.k8s.io/scheduler-plugins/pkg/coscheduling"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/antistranding"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/coscheduling"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/gpubinpacking"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/gpufit"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/gpufragmentation"

@@ -72,7 +72,7 @@ func New(ctx context.Context, profile Profile, nodes []*v1.Node, seed int64) (*S
 	// The framework records plugin metrics into kube-scheduler's registry, which must exist. Nobody
 	// reads the simulator's, and the per-call evaluation counter, shared by the Score goroutines,
 	// bounces between the cores: it is off, as kube-scheduler's --disabled-metrics would set it.
-	basemetrics.SetDisabledMetric(evaluationMetric)
+	basemetrics.SetDisabledMetrics([]string{evaluationMetric})
 	schedmetrics.Register()
 	registry := intree.NewInTreeRegistry()
 	ours := plugins.Registry()
@@ -92,10 +92,16 @@ func New(ctx context.Context, profile Profile, nodes []*v1.Node, seed int64) (*S
 		c.byName[n.Name] = i
 	}
 	// Plugins that watch the API (volumes, DRA) get an empty one: simulated Pods use neither.
-	informerFactory := informers.NewSharedInformerFactory(clientsetfake.NewClientset(), 0)
+	client := clientsetfake.NewClientset()
+	informerFactory := informers.NewSharedInformerFactory(client, 0)
+	draManager, err := newDRAManager(ctx, client, informerFactory)
+	if err != nil {
+		return nil, err
+	}
 	cfg := profile.Config
 	fw, err := frameworkruntime.NewFramework(ctx, registry, &cfg,
 		frameworkruntime.WithInformerFactory(informerFactory),
+		frameworkruntime.WithSharedDRAManager(draManager),
 		frameworkruntime.WithSnapshotSharedLister(c),
 		// Scores are independent per node, so scoring in parallel changes no result.
 		frameworkruntime.WithParallelism(runtime.GOMAXPROCS(0)),
@@ -269,7 +275,7 @@ func numFeasibleNodesToFind(percentage *int32, numAllNodes int) int {
 // selectHost picks the highest total score; among equals, each is equally likely (reservoir
 // sampling, as kube-scheduler does), drawn from the simulator's seeded source, or the first in the
 // run's node order when ties are ordered.
-func (s *Simulator) selectHost(scores []framework.NodePluginScores) int {
+func (s *Simulator) selectHost(scores []fwk.NodePluginScores) int {
 	best, count := 0, 1
 	bestRank := -1 // best's rank when ties are ordered, once needed
 	for i := 1; i < len(scores); i++ {

@@ -10,8 +10,8 @@ import (
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
-	"sigs.k8s.io/scheduler-plugins/pkg/coscheduling"
 
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/coscheduling"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/interconnect"
 )
 
@@ -40,7 +40,7 @@ func (g *gangSizes) set(namespace, name string, size int) {
 // not apply, since the simulator submits Pods in trace order.
 type coschedulingStandIn struct{}
 
-var _ framework.QueueSortPlugin = coschedulingStandIn{}
+var _ fwk.QueueSortPlugin = coschedulingStandIn{}
 
 func (coschedulingStandIn) Name() string                     { return coscheduling.Name }
 func (coschedulingStandIn) Less(_, _ fwk.QueuedPodInfo) bool { return false }
@@ -48,7 +48,7 @@ func (coschedulingStandIn) Less(_, _ fwk.QueuedPodInfo) bool { return false }
 // simRegistry is plugins.Registry with the two entries that need an API server replaced: the same
 // policy code, fed by the simulator.
 func simRegistry(registry frameworkruntime.Registry, sizes *gangSizes) {
-	registry[coscheduling.Name] = func(context.Context, runtime.Object, framework.Handle) (framework.Plugin, error) {
+	registry[coscheduling.Name] = func(context.Context, runtime.Object, fwk.Handle) (fwk.Plugin, error) {
 		return coschedulingStandIn{}, nil
 	}
 	registry[interconnect.Name] = interconnect.NewWithGangSizer(sizes)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	fwk "k8s.io/kube-scheduler/framework"
-	"k8s.io/kubernetes/pkg/scheduler/framework"
 )
 
 // cluster is the simulator's scheduler cache: node infos in a fixed order (so a seed decides every
@@ -15,14 +14,19 @@ type cluster struct {
 }
 
 var (
-	_ framework.SharedLister      = &cluster{}
-	_ framework.NodeInfoLister    = &cluster{}
-	_ framework.StorageInfoLister = &cluster{}
+	_ fwk.SharedLister        = &cluster{}
+	_ fwk.NodeInfoLister      = &cluster{}
+	_ fwk.StorageInfoLister   = &cluster{}
+	_ fwk.PodGroupStateLister = noPodGroups{}
 )
 
-func (c *cluster) NodeInfos() framework.NodeInfoLister       { return c }
-func (c *cluster) StorageInfos() framework.StorageInfoLister { return c }
-func (c *cluster) List() ([]fwk.NodeInfo, error)             { return c.nodes, nil }
+func (c *cluster) NodeInfos() fwk.NodeInfoLister       { return c }
+func (c *cluster) StorageInfos() fwk.StorageInfoLister { return c }
+func (c *cluster) List() ([]fwk.NodeInfo, error)       { return c.nodes, nil }
+
+// PodGroupStates serves the in-tree workload API's PodGroups (scheduling.k8s.io), which simulated
+// Pods never join: gangs are scheduler-plugins' PodGroups, planned by Coscheduling and Interconnect.
+func (c *cluster) PodGroupStates() fwk.PodGroupStateLister { return noPodGroups{} }
 
 func (c *cluster) HavePodsWithAffinityList() ([]fwk.NodeInfo, error) {
 	return c.filter(func(ni fwk.NodeInfo) bool { return len(ni.GetPodsWithAffinity()) > 0 }), nil
@@ -52,3 +56,9 @@ func (c *cluster) Get(name string) (fwk.NodeInfo, error) {
 
 // IsPVCUsedByPods: simulated Pods mount no volumes.
 func (c *cluster) IsPVCUsedByPods(string) bool { return false }
+
+type noPodGroups struct{}
+
+func (noPodGroups) Get(namespace, name string) (fwk.PodGroupState, error) {
+	return nil, fmt.Errorf("pod group %s/%s not found: the simulator has no workload PodGroups", namespace, name)
+}

@@ -120,6 +120,7 @@ profiles:
       - name: VolumeBinding
     score:
       disabled:
+      - name: DynamicResources
       - name: NodeResourcesFit
       - name: NodeResourcesBalancedAllocation
       - name: ImageLocality

@@ -12,7 +12,6 @@ import (
 	resourcehelper "k8s.io/component-helpers/resource"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
-	"k8s.io/kubernetes/pkg/scheduler/framework"
 	schedutil "k8s.io/kubernetes/pkg/scheduler/util"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
@@ -22,11 +21,12 @@ import (
 )
 
 var (
-	_ framework.PreFilterPlugin   = &AntiStranding{}
-	_ framework.FilterPlugin      = &AntiStranding{}
-	_ framework.PreScorePlugin    = &AntiStranding{}
-	_ framework.ScorePlugin       = &AntiStranding{}
-	_ framework.EnqueueExtensions = &AntiStranding{}
+	_ fwk.PreFilterPlugin   = &AntiStranding{}
+	_ fwk.FilterPlugin      = &AntiStranding{}
+	_ fwk.PreScorePlugin    = &AntiStranding{}
+	_ fwk.ScorePlugin       = &AntiStranding{}
+	_ fwk.EnqueueExtensions = &AntiStranding{}
+	_ fwk.SignPlugin        = &AntiStranding{}
 )
 
 const (
@@ -50,7 +50,7 @@ type AntiStranding struct {
 }
 
 // New builds the plugin from AntiStrandingArgs.
-func New(ctx context.Context, obj runtime.Object, h framework.Handle) (framework.Plugin, error) {
+func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
 	args, err := pluginutil.DecodeArgs[*config.AntiStrandingArgs](Name, obj)
 	if err != nil {
 		return nil, err
@@ -84,7 +84,7 @@ func requestOf(pod *v1.Pod) (*podRequest, error) {
 }
 
 // PreFilter computes the Pod's request; GPU Pods skip Filter, since the hold-back is theirs to use.
-func (*AntiStranding) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*framework.PreFilterResult, *fwk.Status) {
+func (*AntiStranding) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	req, err := requestOf(pod)
 	if err != nil {
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
@@ -96,8 +96,17 @@ func (*AntiStranding) PreFilter(_ context.Context, cycleState fwk.CycleState, po
 	return nil, nil
 }
 
+// SignPod signs the Pod's GPU demand and its CPU and memory requests, its only inputs.
+func (*AntiStranding) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *fwk.Status) {
+	_, demand, status := gpu.SignDemand(pod, false)
+	if status != nil {
+		return nil, status
+	}
+	return []fwk.SignFragment{demand, gpu.SignRequests(pod)}, nil
+}
+
 // PreFilterExtensions returns nil: the state does not depend on other Pods.
-func (*AntiStranding) PreFilterExtensions() framework.PreFilterExtensions { return nil }
+func (*AntiStranding) PreFilterExtensions() fwk.PreFilterExtensions { return nil }
 
 // Filter rejects a non-GPU Pod that would dig into the CPU or memory held back for free GPUs.
 func (pl *AntiStranding) Filter(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
@@ -151,16 +160,16 @@ func (pl *AntiStranding) Score(_ context.Context, cycleState fwk.CycleState, _ *
 	}
 	node := pl.states.Of(nodeInfo)
 	if node.Allocatable <= 0 {
-		return framework.MaxNodeScore, nil
+		return fwk.MaxNodeScore, nil
 	}
 	cpuLeft, memLeft := leftAfter(nodeInfo, req)
 	holdCPU, holdMemory := pl.holdBack(node)
 	stranded := stranded(node.FreeWholeAfter(req.gpus), cpuLeft, memLeft, holdCPU, holdMemory)
-	return framework.MaxNodeScore * (node.Allocatable - stranded) / node.Allocatable, nil
+	return fwk.MaxNodeScore * (node.Allocatable - stranded) / node.Allocatable, nil
 }
 
 // ScoreExtensions returns nil: scores are already in [0, MaxNodeScore].
-func (*AntiStranding) ScoreExtensions() framework.ScoreExtensions { return nil }
+func (*AntiStranding) ScoreExtensions() fwk.ScoreExtensions { return nil }
 
 // stranded counts the free GPUs that the CPU and memory left could not serve at the hold-back rate.
 func stranded(freeGPUs, cpuLeft, memLeft, holdCPU, holdMemory int64) int64 {

@@ -22,7 +22,7 @@ func qty(s string) *resource.Quantity {
 	return &q
 }
 
-func newPlugin(t *testing.T, versioned *configv1.AntiStrandingArgs) framework.Plugin {
+func newPlugin(t *testing.T, versioned *configv1.AntiStrandingArgs) fwk.Plugin {
 	t.Helper()
 	pl, err := New(context.Background(), plugintest.Args(t, versioned, &config.AntiStrandingArgs{}), nil)
 	if err != nil {

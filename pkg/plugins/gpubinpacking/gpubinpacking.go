@@ -8,15 +8,15 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	fwk "k8s.io/kube-scheduler/framework"
-	"k8s.io/kubernetes/pkg/scheduler/framework"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/pluginutil"
 )
 
 var (
-	_ framework.PreScorePlugin = &GPUBinPacking{}
-	_ framework.ScorePlugin    = &GPUBinPacking{}
+	_ fwk.PreScorePlugin = &GPUBinPacking{}
+	_ fwk.ScorePlugin    = &GPUBinPacking{}
+	_ fwk.SignPlugin     = &GPUBinPacking{}
 )
 
 const (
@@ -33,7 +33,7 @@ type GPUBinPacking struct {
 
 // New builds the plugin; it takes no args (its weight is set in the profile). It shares the
 // framework's node state cache until ctx ends.
-func New(ctx context.Context, _ runtime.Object, h framework.Handle) (framework.Plugin, error) {
+func New(ctx context.Context, _ runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
 	return &GPUBinPacking{states: gpu.NodeStatesFor(ctx, h)}, nil
 }
 
@@ -46,6 +46,15 @@ type preScoreState struct {
 
 // Clone shares the state: it is never modified after PreScore.
 func (s *preScoreState) Clone() fwk.StateData { return s }
+
+// SignPod signs the Pod's GPU demand, its only input.
+func (*GPUBinPacking) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *fwk.Status) {
+	_, demand, status := gpu.SignDemand(pod, false)
+	if status != nil {
+		return nil, status
+	}
+	return []fwk.SignFragment{demand}, nil
+}
 
 // PreScore reads the Pod's GPU demand once.
 func (*GPUBinPacking) PreScore(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
@@ -72,10 +81,10 @@ func (pl *GPUBinPacking) Score(_ context.Context, cycleState fwk.CycleState, _ *
 }
 
 // ScoreExtensions returns the plugin itself for NormalizeScore.
-func (pl *GPUBinPacking) ScoreExtensions() framework.ScoreExtensions { return pl }
+func (pl *GPUBinPacking) ScoreExtensions() fwk.ScoreExtensions { return pl }
 
 // NormalizeScore maps the fewest GPUs left over to MaxNodeScore and the most to 0, linearly.
-func (*GPUBinPacking) NormalizeScore(_ context.Context, _ fwk.CycleState, _ *v1.Pod, scores framework.NodeScoreList) *fwk.Status {
+func (*GPUBinPacking) NormalizeScore(_ context.Context, _ fwk.CycleState, _ *v1.Pod, scores fwk.NodeScoreList) *fwk.Status {
 	pluginutil.InvertMinMax(scores)
 	return nil
 }

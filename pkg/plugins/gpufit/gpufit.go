@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
-	"k8s.io/kubernetes/pkg/scheduler/framework"
 	schedutil "k8s.io/kubernetes/pkg/scheduler/util"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
@@ -22,11 +21,12 @@ import (
 )
 
 var (
-	_ framework.PreFilterPlugin   = &GPUFit{}
-	_ framework.FilterPlugin      = &GPUFit{}
-	_ framework.ReservePlugin     = &GPUFit{}
-	_ framework.PreBindPlugin     = &GPUFit{}
-	_ framework.EnqueueExtensions = &GPUFit{}
+	_ fwk.PreFilterPlugin   = &GPUFit{}
+	_ fwk.FilterPlugin      = &GPUFit{}
+	_ fwk.ReservePlugin     = &GPUFit{}
+	_ fwk.PreBindPlugin     = &GPUFit{}
+	_ fwk.EnqueueExtensions = &GPUFit{}
+	_ fwk.SignPlugin        = &GPUFit{}
 )
 
 const (
@@ -48,12 +48,12 @@ const (
 
 // GPUFit is a Filter and Reserve plugin on whole and shared GPUs.
 type GPUFit struct {
-	handle framework.Handle
+	handle fwk.Handle
 	states *gpu.NodeStates
 }
 
 // New builds the plugin; it takes no args.
-func New(ctx context.Context, _ runtime.Object, h framework.Handle) (framework.Plugin, error) {
+func New(ctx context.Context, _ runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
 	return &GPUFit{handle: h, states: gpu.NodeStatesFor(ctx, h)}, nil
 }
 
@@ -70,7 +70,7 @@ func (s *preFilterState) Clone() fwk.StateData { return s }
 
 // PreFilter reads the Pod's GPU demand; Pods that ask for no GPU skip Filter, and a malformed
 // demand (a bad fraction, or a fraction beside whole GPUs) makes the Pod unschedulable with the error.
-func (*GPUFit) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*framework.PreFilterResult, *fwk.Status) {
+func (*GPUFit) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	demand, err := gpu.PodDemand(pod)
 	if err != nil {
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
@@ -82,8 +82,18 @@ func (*GPUFit) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.P
 	return nil, nil
 }
 
+// SignPod signs the Pod's GPU demand, its only input. Shares are not signed: Reserve puts a share on
+// the GPU that this cycle's scores chose, and a batched Pod is placed without scoring.
+func (*GPUFit) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *fwk.Status) {
+	_, demand, status := gpu.SignDemand(pod, true)
+	if status != nil {
+		return nil, status
+	}
+	return []fwk.SignFragment{demand}, nil
+}
+
 // PreFilterExtensions returns nil: the state does not depend on other Pods.
-func (*GPUFit) PreFilterExtensions() framework.PreFilterExtensions { return nil }
+func (*GPUFit) PreFilterExtensions() fwk.PreFilterExtensions { return nil }
 
 // Filter compares the Pod's demand with the node's GPUs, one by one for shares.
 func (pl *GPUFit) Filter(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
@@ -151,12 +161,13 @@ func (*GPUFit) Unreserve(_ context.Context, _ fwk.CycleState, pod *v1.Pod, _ str
 	pod.Annotations = annotations
 }
 
-// PreBindPreFlight: only Pods with a share have a GPU index to persist.
-func (*GPUFit) PreBindPreFlight(_ context.Context, _ fwk.CycleState, pod *v1.Pod, _ string) *fwk.Status {
+// PreBindPreFlight: only Pods with a share have a GPU index to persist. The patch touches only our
+// annotation, so it may run beside other PreBind plugins (volume binding, DRA claims).
+func (*GPUFit) PreBindPreFlight(_ context.Context, _ fwk.CycleState, pod *v1.Pod, _ string) (*fwk.PreBindPreFlightResult, *fwk.Status) {
 	if _, ok := pod.Annotations[gpu.GPUIndexAnnotation]; !ok {
-		return fwk.NewStatus(fwk.Skip)
+		return nil, fwk.NewStatus(fwk.Skip)
 	}
-	return nil
+	return &fwk.PreBindPreFlightResult{AllowParallel: true}, nil
 }
 
 // PreBind writes the GPU index to the API before the Pod is bound, so the device plugin finds it when

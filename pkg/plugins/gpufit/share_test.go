@@ -126,8 +126,8 @@ func TestUnreserveAndPreBindPreFlight(t *testing.T) {
 		t.Fatal(status)
 	}
 	ctx := context.Background()
-	if s := pl.PreBindPreFlight(ctx, nil, pod, "n"); !s.IsSuccess() {
-		t.Errorf("PreBindPreFlight with an index = %v, want success", s)
+	if res, s := pl.PreBindPreFlight(ctx, nil, pod, "n"); !s.IsSuccess() || res == nil || !res.AllowParallel {
+		t.Errorf("PreBindPreFlight with an index = %v, %v; want success, in parallel", res, s)
 	}
 	pl.Unreserve(ctx, nil, pod, "n")
 	if _, ok := pod.Annotations[gpu.GPUIndexAnnotation]; ok {
@@ -136,7 +136,7 @@ func TestUnreserveAndPreBindPreFlight(t *testing.T) {
 	if pod.Annotations[gpu.FractionAnnotation] != "0.5" {
 		t.Error("Unreserve dropped other annotations")
 	}
-	if s := pl.PreBindPreFlight(ctx, nil, pod, "n"); !s.IsSkip() {
+	if _, s := pl.PreBindPreFlight(ctx, nil, pod, "n"); !s.IsSkip() {
 		t.Errorf("PreBindPreFlight without an index = %v, want Skip", s)
 	}
 }

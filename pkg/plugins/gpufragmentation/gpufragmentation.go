@@ -12,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	fwk "k8s.io/kube-scheduler/framework"
-	"k8s.io/kubernetes/pkg/scheduler/framework"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config/validation"
@@ -21,9 +20,10 @@ import (
 )
 
 var (
-	_ framework.PreFilterPlugin = &GPUFragmentation{}
-	_ framework.PreScorePlugin  = &GPUFragmentation{}
-	_ framework.ScorePlugin     = &GPUFragmentation{}
+	_ fwk.PreFilterPlugin = &GPUFragmentation{}
+	_ fwk.PreScorePlugin  = &GPUFragmentation{}
+	_ fwk.ScorePlugin     = &GPUFragmentation{}
+	_ fwk.SignPlugin      = &GPUFragmentation{}
 )
 
 const (
@@ -38,7 +38,7 @@ const (
 
 // GPUFragmentation is a Score plugin minimising the fragmentation a placement adds.
 type GPUFragmentation struct {
-	handle     framework.Handle
+	handle     fwk.Handle
 	modelLabel string
 	// strandedWeight is StrandedPercent as a fraction (gpu.Workload.WithStrandedWeight).
 	strandedWeight float64
@@ -68,7 +68,7 @@ type measured struct {
 
 // New builds the plugin from GPUFragmentationArgs. In the scheduler it also keeps the GPU gauges
 // (metrics.go) up to date until ctx ends.
-func New(ctx context.Context, obj runtime.Object, h framework.Handle) (framework.Plugin, error) {
+func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
 	args, err := pluginutil.DecodeArgs[*config.GPUFragmentationArgs](Name, obj)
 	if err != nil {
 		return nil, err
@@ -110,7 +110,7 @@ func shapesOf(workload []config.WorkloadShape) ([]gpu.Shape, error) {
 func (*GPUFragmentation) Name() string { return Name }
 
 // PreFilter learns the workload: every Pod that arrives joins the window once. It filters nothing.
-func (pl *GPUFragmentation) PreFilter(_ context.Context, _ fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*framework.PreFilterResult, *fwk.Status) {
+func (pl *GPUFragmentation) PreFilter(_ context.Context, _ fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	if pl.static == nil {
 		if shape, err := gpu.ShapeOf(pod); err == nil {
 			pl.mu.Lock()
@@ -121,8 +121,19 @@ func (pl *GPUFragmentation) PreFilter(_ context.Context, _ fwk.CycleState, pod *
 	return nil, fwk.NewStatus(fwk.Skip)
 }
 
+// SignPod signs the Pod's shape: GPU demand, CPU and memory requests and accepted models. The
+// learned workload belongs to the cluster, like the nodes' state, and PreFilter learns from a batched
+// Pod too. Shares are not signed: Score picks the GPU that holds a share.
+func (*GPUFragmentation) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *fwk.Status) {
+	_, demand, status := gpu.SignDemand(pod, true)
+	if status != nil {
+		return nil, status
+	}
+	return []fwk.SignFragment{demand, gpu.SignRequests(pod), gpu.SignAnnotation(pod, gpu.ModelAnnotation)}, nil
+}
+
 // PreFilterExtensions returns nil: nothing to update when other Pods are added or removed.
-func (*GPUFragmentation) PreFilterExtensions() framework.PreFilterExtensions { return nil }
+func (*GPUFragmentation) PreFilterExtensions() fwk.PreFilterExtensions { return nil }
 
 type preScoreState struct {
 	workload *gpu.Workload
@@ -272,10 +283,10 @@ func (pl *GPUFragmentation) bestGPU(s *preScoreState, node *gpu.NodeState, after
 }
 
 // ScoreExtensions returns the plugin itself for NormalizeScore.
-func (pl *GPUFragmentation) ScoreExtensions() framework.ScoreExtensions { return pl }
+func (pl *GPUFragmentation) ScoreExtensions() fwk.ScoreExtensions { return pl }
 
 // NormalizeScore maps the least added fragmentation to MaxNodeScore and the most to 0.
-func (*GPUFragmentation) NormalizeScore(_ context.Context, _ fwk.CycleState, _ *v1.Pod, scores framework.NodeScoreList) *fwk.Status {
+func (*GPUFragmentation) NormalizeScore(_ context.Context, _ fwk.CycleState, _ *v1.Pod, scores fwk.NodeScoreList) *fwk.Status {
 	pluginutil.InvertMinMax(scores)
 	return nil
 }

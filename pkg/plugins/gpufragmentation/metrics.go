@@ -15,6 +15,7 @@ import (
 	"k8s.io/component-base/metrics"
 	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
@@ -102,7 +103,7 @@ func disabledByFlag(name string) bool {
 // startReporting registers the gauges and updates them until ctx ends; then they are withdrawn, not
 // left to go stale. The simulator's framework has no client, and no metrics to serve: it does not
 // report.
-func (pl *GPUFragmentation) startReporting(ctx context.Context, h framework.Handle) {
+func (pl *GPUFragmentation) startReporting(ctx context.Context, h fwk.Handle) {
 	if h == nil || h.ClientSet() == nil || h.SharedInformerFactory() == nil {
 		return
 	}

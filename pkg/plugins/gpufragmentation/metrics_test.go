@@ -161,7 +161,7 @@ func TestReportBuildsSamplesInLabelOrder(t *testing.T) {
 // kube-scheduler's --disabled-metrics drops the per-node samples (a sample per node and state may be
 // too many for a large cluster's Prometheus); the totals stay.
 func TestDisabledPerNodeGauge(t *testing.T) {
-	metrics.SetDisabledMetric("gpu_scheduler_test_disabled")
+	metrics.SetDisabledMetrics([]string{"gpu_scheduler_test_disabled"})
 	if !disabledByFlag("gpu_scheduler_test_disabled") || disabledByFlag("gpu_scheduler_test_enabled") {
 		t.Fatal("--disabled-metrics misread")
 	}

@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
-	"k8s.io/kubernetes/pkg/scheduler/framework"
 	schedutil "k8s.io/kubernetes/pkg/scheduler/util"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
@@ -21,9 +20,10 @@ import (
 )
 
 var (
-	_ framework.PreFilterPlugin   = &GPUModel{}
-	_ framework.FilterPlugin      = &GPUModel{}
-	_ framework.EnqueueExtensions = &GPUModel{}
+	_ fwk.PreFilterPlugin   = &GPUModel{}
+	_ fwk.FilterPlugin      = &GPUModel{}
+	_ fwk.EnqueueExtensions = &GPUModel{}
+	_ fwk.SignPlugin        = &GPUModel{}
 )
 
 const (
@@ -44,7 +44,7 @@ type GPUModel struct {
 }
 
 // New builds the plugin from GPUModelArgs.
-func New(_ context.Context, obj runtime.Object, _ framework.Handle) (framework.Plugin, error) {
+func New(_ context.Context, obj runtime.Object, _ fwk.Handle) (fwk.Plugin, error) {
 	args, err := pluginutil.DecodeArgs[*config.GPUModelArgs](Name, obj)
 	if err != nil {
 		return nil, err
@@ -68,7 +68,7 @@ func (s *preFilterState) Clone() fwk.StateData { return s }
 
 // PreFilter parses the Pod's accepted models; a Pod that names none skips Filter, and a malformed
 // list makes the Pod unschedulable with the parse error, since no node could change that.
-func (*GPUModel) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*framework.PreFilterResult, *fwk.Status) {
+func (*GPUModel) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	models, ok, err := acceptedModels(pod)
 	if err != nil {
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
@@ -80,8 +80,13 @@ func (*GPUModel) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1
 	return nil, nil
 }
 
+// SignPod signs the Pod's accepted models, its only input.
+func (*GPUModel) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *fwk.Status) {
+	return []fwk.SignFragment{gpu.SignAnnotation(pod, gpu.ModelAnnotation)}, nil
+}
+
 // PreFilterExtensions returns nil: the state does not depend on other Pods.
-func (*GPUModel) PreFilterExtensions() framework.PreFilterExtensions { return nil }
+func (*GPUModel) PreFilterExtensions() fwk.PreFilterExtensions { return nil }
 
 // Filter checks the node's model label against the accepted models.
 func (pl *GPUModel) Filter(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {

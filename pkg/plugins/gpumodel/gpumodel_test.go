@@ -23,7 +23,7 @@ const (
 	t4   = "Tesla-T4"
 )
 
-func newPlugin(t *testing.T, versioned *configv1.GPUModelArgs) framework.Plugin {
+func newPlugin(t *testing.T, versioned *configv1.GPUModelArgs) fwk.Plugin {
 	t.Helper()
 	pl, err := New(context.Background(), plugintest.Args(t, versioned, &config.GPUModelArgs{}), nil)
 	if err != nil {

@@ -6,7 +6,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/kubernetes/pkg/scheduler/framework"
+	fwk "k8s.io/kube-scheduler/framework"
 )
 
 // census counts the cluster's nodes by interconnect set, from the scheduler's node informer, so that
@@ -23,7 +23,7 @@ type census struct {
 
 // watchNodes starts the census on h's node informer; without one (gpu-sim, unit tests) pl.census
 // stays nil and PreScore looks at the nodes.
-func (pl *Interconnect) watchNodes(h framework.Handle) {
+func (pl *Interconnect) watchNodes(h fwk.Handle) {
 	if h == nil || h.SharedInformerFactory() == nil {
 		return
 	}

@@ -17,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
-	"k8s.io/kubernetes/pkg/scheduler/framework"
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 	schedutil "k8s.io/kubernetes/pkg/scheduler/util"
 	"sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
@@ -29,11 +28,12 @@ import (
 )
 
 var (
-	_ framework.PreFilterPlugin   = &Interconnect{}
-	_ framework.FilterPlugin      = &Interconnect{}
-	_ framework.PreScorePlugin    = &Interconnect{}
-	_ framework.ScorePlugin       = &Interconnect{}
-	_ framework.EnqueueExtensions = &Interconnect{}
+	_ fwk.PreFilterPlugin   = &Interconnect{}
+	_ fwk.FilterPlugin      = &Interconnect{}
+	_ fwk.PreScorePlugin    = &Interconnect{}
+	_ fwk.ScorePlugin       = &Interconnect{}
+	_ fwk.EnqueueExtensions = &Interconnect{}
+	_ fwk.SignPlugin        = &Interconnect{}
 )
 
 const (
@@ -69,7 +69,7 @@ type Interconnect struct {
 }
 
 // New builds the plugin from InterconnectArgs; gang sizes come from the API's PodGroups.
-func New(ctx context.Context, obj runtime.Object, h framework.Handle) (framework.Plugin, error) {
+func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
 	pl, err := buildPlugin(obj)
 	if err != nil {
 		return nil, err
@@ -81,7 +81,7 @@ func New(ctx context.Context, obj runtime.Object, h framework.Handle) (framework
 
 // NewWithGangSizer is New with gang sizes from sizer instead of the API (the simulator's gangs).
 func NewWithGangSizer(sizer GangSizer) frameworkruntime.PluginFactory {
-	return func(_ context.Context, obj runtime.Object, _ framework.Handle) (framework.Plugin, error) {
+	return func(_ context.Context, obj runtime.Object, _ fwk.Handle) (fwk.Plugin, error) {
 		pl, err := buildPlugin(obj)
 		if err != nil {
 			return nil, err
@@ -129,7 +129,7 @@ func (s *podState) Clone() fwk.StateData { return s }
 // smallest domain with room for the whole gang, later ones to the domain their gang occupies. Pods
 // that require no interconnect and are in no gang skip Filter. An unknown or malformed name makes
 // the Pod unschedulable with the parse error.
-func (pl *Interconnect) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*framework.PreFilterResult, *fwk.Status) {
+func (pl *Interconnect) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	wants, err := pl.parse(pod)
 	if err != nil {
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
@@ -143,13 +143,25 @@ func (pl *Interconnect) PreFilter(_ context.Context, cycleState fwk.CycleState, 
 	}
 	cycleState.Write(preFilterStateKey, &podState{wants: wants, gang: plan})
 	if plan != nil && plan.restrict != nil {
-		return &framework.PreFilterResult{NodeNames: plan.restrict}, nil
+		return &fwk.PreFilterResult{NodeNames: plan.restrict}, nil
 	}
 	return nil, nil
 }
 
+// SignPod signs the Pod's required and preferred interconnects. A gang member is not signed: where it
+// may go depends on its gang's plan, which moves with every member placed.
+func (pl *Interconnect) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *fwk.Status) {
+	if pl.inGang(pod) {
+		return nil, fwk.NewStatus(fwk.Unschedulable, "a gang member is placed by its gang's plan")
+	}
+	return []fwk.SignFragment{
+		gpu.SignAnnotation(pod, gpu.InterconnectAnnotation),
+		gpu.SignAnnotation(pod, gpu.PreferredInterconnectAnnotation),
+	}, nil
+}
+
 // PreFilterExtensions returns nil: the state does not depend on other Pods.
-func (*Interconnect) PreFilterExtensions() framework.PreFilterExtensions { return nil }
+func (*Interconnect) PreFilterExtensions() fwk.PreFilterExtensions { return nil }
 
 // Filter rejects a node lacking a required interconnect, naming the first one missing.
 func (pl *Interconnect) Filter(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
@@ -217,13 +229,13 @@ func score(w *podWants, node set, known int) int64 {
 	unwanted := bits.OnesCount64(uint64(node &^ (w.required | w.preferred)))
 	best := 2*preferred + known
 	if best == 0 {
-		return framework.MaxNodeScore
+		return fwk.MaxNodeScore
 	}
-	return framework.MaxNodeScore * int64(2*hits+known-unwanted) / int64(best)
+	return fwk.MaxNodeScore * int64(2*hits+known-unwanted) / int64(best)
 }
 
 // ScoreExtensions returns nil: scores are already in [0, MaxNodeScore].
-func (*Interconnect) ScoreExtensions() framework.ScoreExtensions { return nil }
+func (*Interconnect) ScoreExtensions() fwk.ScoreExtensions { return nil }
 
 // EventsToRegister: a new or relabelled node may bring the required interconnect.
 // A gang rejected for lack of room in its domain also waits for room: an assigned Pod going away,

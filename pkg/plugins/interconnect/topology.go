@@ -12,7 +12,6 @@ import (
 	resourcehelper "k8s.io/component-helpers/resource"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
-	"k8s.io/kubernetes/pkg/scheduler/framework"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
 	schedplugutil "sigs.k8s.io/scheduler-plugins/pkg/util"
@@ -41,7 +40,7 @@ func (s *podGroupSizer) MinMember(namespace, name string) (int, bool) {
 
 // newPodGroupSizer connects to the API server the scheduler uses; nil without one (the simulator
 // supplies its own sizer through NewWithGangSizer).
-func newPodGroupSizer(ctx context.Context, h framework.Handle) GangSizer {
+func newPodGroupSizer(ctx context.Context, h fwk.Handle) GangSizer {
 	if h == nil || h.KubeConfig() == nil {
 		return nil
 	}
@@ -261,7 +260,7 @@ func fitCount(ni fwk.NodeInfo, m member) int {
 func (pl *Interconnect) locality(plan *gangPlan, node *v1.Node) int64 {
 	for i, l := range pl.levels {
 		if plan.anchor[i] != "" && node.Labels[l.NodeLabel] == plan.anchor[i] {
-			return framework.MaxNodeScore * int64(len(pl.levels)-i) / int64(len(pl.levels))
+			return fwk.MaxNodeScore * int64(len(pl.levels)-i) / int64(len(pl.levels))
 		}
 	}
 	return 0

@@ -69,7 +69,7 @@ func cluster(pods ...*v1.Pod) []fwk.NodeInfo {
 	return out
 }
 
-func preFilter(t *testing.T, pl *Interconnect, pod *v1.Pod, nodes []fwk.NodeInfo) (*framework.PreFilterResult, *fwk.Status) {
+func preFilter(t *testing.T, pl *Interconnect, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	t.Helper()
 	return pl.PreFilter(context.Background(), framework.NewCycleState(), pod, nodes)
 }

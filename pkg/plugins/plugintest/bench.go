@@ -11,10 +11,10 @@ import (
 
 // BenchFilter measures Filter per node: PreFilter once, as the framework does per Pod, then one
 // Filter call per op, cycling through nodes.
-func BenchFilter(b *testing.B, pl framework.Plugin, pod *v1.Pod, nodes []fwk.NodeInfo) {
+func BenchFilter(b *testing.B, pl fwk.Plugin, pod *v1.Pod, nodes []fwk.NodeInfo) {
 	ctx := context.Background()
 	state := framework.NewCycleState()
-	if pf, ok := pl.(framework.PreFilterPlugin); ok {
+	if pf, ok := pl.(fwk.PreFilterPlugin); ok {
 		_, status := pf.PreFilter(ctx, state, pod, nodes)
 		if status.IsSkip() {
 			b.Skipf("%s skips Filter for this pod", pl.Name())
@@ -23,7 +23,7 @@ func BenchFilter(b *testing.B, pl framework.Plugin, pod *v1.Pod, nodes []fwk.Nod
 			b.Fatalf("PreFilter: %v", status)
 		}
 	}
-	filter := pl.(framework.FilterPlugin)
+	filter := pl.(fwk.FilterPlugin)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -32,10 +32,10 @@ func BenchFilter(b *testing.B, pl framework.Plugin, pod *v1.Pod, nodes []fwk.Nod
 }
 
 // BenchScore measures Score per node: PreScore once per Pod, then one Score call per op.
-func BenchScore(b *testing.B, pl framework.Plugin, pod *v1.Pod, nodes []fwk.NodeInfo) {
+func BenchScore(b *testing.B, pl fwk.Plugin, pod *v1.Pod, nodes []fwk.NodeInfo) {
 	ctx := context.Background()
 	state := framework.NewCycleState()
-	if ps, ok := pl.(framework.PreScorePlugin); ok {
+	if ps, ok := pl.(fwk.PreScorePlugin); ok {
 		status := ps.PreScore(ctx, state, pod, nodes)
 		if status.IsSkip() {
 			b.Skipf("%s skips Score for this pod on these nodes", pl.Name())
@@ -44,7 +44,7 @@ func BenchScore(b *testing.B, pl framework.Plugin, pod *v1.Pod, nodes []fwk.Node
 			b.Fatalf("PreScore: %v", status)
 		}
 	}
-	scorer := pl.(framework.ScorePlugin)
+	scorer := pl.(fwk.ScorePlugin)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

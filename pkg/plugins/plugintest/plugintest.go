@@ -25,10 +25,10 @@ func NodeInfo(node *v1.Node, pods ...*v1.Pod) fwk.NodeInfo {
 
 // Filter runs PreFilter and, unless it rejected the Pod or skipped, Filter on one node. It returns the
 // first non-success status, or nil when the node passes.
-func Filter(t testing.TB, pl framework.Plugin, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
+func Filter(t testing.TB, pl fwk.Plugin, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
 	t.Helper()
 	state := framework.NewCycleState()
-	if pf, ok := pl.(framework.PreFilterPlugin); ok {
+	if pf, ok := pl.(fwk.PreFilterPlugin); ok {
 		_, status := pf.PreFilter(context.Background(), state, pod, []fwk.NodeInfo{nodeInfo})
 		if status.IsSkip() {
 			return nil
@@ -37,16 +37,16 @@ func Filter(t testing.TB, pl framework.Plugin, pod *v1.Pod, nodeInfo fwk.NodeInf
 			return status
 		}
 	}
-	return pl.(framework.FilterPlugin).Filter(context.Background(), state, pod, nodeInfo)
+	return pl.(fwk.FilterPlugin).Filter(context.Background(), state, pod, nodeInfo)
 }
 
 // Score runs PreScore, Score on every node and NormalizeScore, and returns the final scores in node
 // order; nil when PreScore skipped Score (as the framework then does: every node scores the same).
-func Score(t testing.TB, pl framework.Plugin, pod *v1.Pod, nodeInfos []fwk.NodeInfo) []int64 {
+func Score(t testing.TB, pl fwk.Plugin, pod *v1.Pod, nodeInfos []fwk.NodeInfo) []int64 {
 	t.Helper()
 	ctx := context.Background()
 	state := framework.NewCycleState()
-	if ps, ok := pl.(framework.PreScorePlugin); ok {
+	if ps, ok := pl.(fwk.PreScorePlugin); ok {
 		status := ps.PreScore(ctx, state, pod, nodeInfos)
 		if status.IsSkip() {
 			return nil
@@ -55,14 +55,14 @@ func Score(t testing.TB, pl framework.Plugin, pod *v1.Pod, nodeInfos []fwk.NodeI
 			t.Fatalf("PreScore: %v", status)
 		}
 	}
-	scorer := pl.(framework.ScorePlugin)
-	scores := make(framework.NodeScoreList, len(nodeInfos))
+	scorer := pl.(fwk.ScorePlugin)
+	scores := make(fwk.NodeScoreList, len(nodeInfos))
 	for i, ni := range nodeInfos {
 		s, status := scorer.Score(ctx, state, pod, ni)
 		if !status.IsSuccess() {
 			t.Fatalf("Score on %s: %v", ni.Node().Name, status)
 		}
-		scores[i] = framework.NodeScore{Name: ni.Node().Name, Score: s}
+		scores[i] = fwk.NodeScore{Name: ni.Node().Name, Score: s}
 	}
 	if ext := scorer.ScoreExtensions(); ext != nil {
 		if status := ext.NormalizeScore(ctx, state, pod, scores); !status.IsSuccess() {
@@ -71,8 +71,8 @@ func Score(t testing.TB, pl framework.Plugin, pod *v1.Pod, nodeInfos []fwk.NodeI
 	}
 	out := make([]int64, len(scores))
 	for i, s := range scores {
-		if s.Score < 0 || s.Score > framework.MaxNodeScore {
-			t.Fatalf("score %d for %s is outside [0, %d]", s.Score, s.Name, framework.MaxNodeScore)
+		if s.Score < 0 || s.Score > fwk.MaxNodeScore {
+			t.Fatalf("score %d for %s is outside [0, %d]", s.Score, s.Name, fwk.MaxNodeScore)
 		}
 		out[i] = s.Score
 	}
@@ -128,6 +128,6 @@ func Cluster(n int) []fwk.NodeInfo {
 }
 
 // Handle is a framework handle serving snapshot, as the scheduler's is during a cycle.
-func Handle(snapshot framework.SharedLister) (framework.Handle, error) {
+func Handle(snapshot fwk.SharedLister) (fwk.Handle, error) {
 	return frameworkruntime.NewFramework(context.Background(), nil, nil, frameworkruntime.WithSnapshotSharedLister(snapshot))
 }

@@ -6,7 +6,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	fwk "k8s.io/kube-scheduler/framework"
-	"k8s.io/kubernetes/pkg/scheduler/framework"
 )
 
 // ReadState reads the state a plugin wrote under key earlier in this scheduling cycle.
@@ -36,7 +35,7 @@ func DecodeArgs[T runtime.Object](plugin string, obj runtime.Object) (T, error) 
 
 // InvertMinMax rescales raw scores where lower is better onto [0, MaxNodeScore]: the lowest becomes
 // MaxNodeScore and the highest 0. Equal raw scores all become MaxNodeScore.
-func InvertMinMax(scores framework.NodeScoreList) {
+func InvertMinMax(scores fwk.NodeScoreList) {
 	if len(scores) == 0 {
 		return
 	}
@@ -46,9 +45,9 @@ func InvertMinMax(scores framework.NodeScoreList) {
 	}
 	for i := range scores {
 		if hi == lo {
-			scores[i].Score = framework.MaxNodeScore
+			scores[i].Score = fwk.MaxNodeScore
 			continue
 		}
-		scores[i].Score = framework.MaxNodeScore * (hi - scores[i].Score) / (hi - lo)
+		scores[i].Score = fwk.MaxNodeScore * (hi - scores[i].Score) / (hi - lo)
 	}
 }

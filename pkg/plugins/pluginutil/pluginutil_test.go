@@ -93,9 +93,9 @@ func TestInvertMinMax(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			scores := make(framework.NodeScoreList, len(tt.raw))
+			scores := make(fwk.NodeScoreList, len(tt.raw))
 			for i, s := range tt.raw {
-				scores[i] = framework.NodeScore{Name: string(rune('a' + i)), Score: s}
+				scores[i] = fwk.NodeScore{Name: string(rune('a' + i)), Score: s}
 			}
 			InvertMinMax(scores)
 			got := make([]int64, len(scores))
