@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 #
-# Build:  docker build --build-arg VERSION=v0.1.0 -t ghcr.io/gpu-scheduler/gpu-scheduler:v0.1.0 .
-# Multi-arch: docker buildx build --platform linux/amd64,linux/arm64 --build-arg VERSION=v0.1.0 ...
+# Build:  docker build --build-arg VERSION=v0.2.0 -t ghcr.io/gpu-scheduler/gpu-scheduler:v0.2.0 .
+# Multi-arch: docker buildx build --platform linux/amd64,linux/arm64 --build-arg VERSION=v0.2.0 ...
 
 # ---- build stage ---------------------------------------------------------------
 # Runs on the build host's platform and cross-compiles (CGO is off), so multi-arch
@@ -16,14 +16,16 @@ RUN go mod download && go mod verify
 
 COPY . .
 
-# VERSION is reported by `gpu-scheduler --version` and in the kube-scheduler metrics.
+# VERSION is reported by `gpu-scheduler --version`.
 ARG VERSION=v0.0.0-dev
 ARG TARGETOS=linux
 ARG TARGETARCH
+# hack/ldflags.sh keeps kube-scheduler's own version (go.mod's Kubernetes), which decides its
+# feature gates, and names ours in --version, as `make build` does.
 RUN --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
     go build -trimpath \
-      -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=${VERSION}" \
+      -ldflags "-s -w $(hack/ldflags.sh ${VERSION})" \
       -o /out/gpu-scheduler ./cmd/gpu-scheduler
 
 # ---- final stage ---------------------------------------------------------------

@@ -1,16 +1,20 @@
 # gpu-scheduler: build, test, benchmark and demo. `make help` lists the targets.
 SHELL := /bin/bash
 GO ?= go
-VERSION ?= v0.1.0-dev
-# kube-scheduler derives its emulation version from gitVersion, so that stays Kubernetes' version;
-# --version prints ours through the program name.
-KUBE_VERSION := v1.34.7
-LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
-	-X 'k8s.io/component-base/version/verflag.programName=gpu-scheduler $(VERSION) on kube-scheduler'
+VERSION ?= v0.2.0-dev
+# The version stamps (hack/ldflags.sh, shared with the Dockerfile): kube-scheduler's is go.mod's
+# Kubernetes version, ours shows in --version through the program name.
+LDFLAGS := $(shell hack/ldflags.sh $(VERSION))
 PKGS := ./...
+# The control-plane tests, run against each apiserver minor a 1.36 kube-scheduler supports (the same
+# minor and one newer): `make integration KUBE_MINOR=1.37` runs them against one.
+CONTROLPLANE_PKGS := ./test/integration/... ./test/util/...
+KUBE_MINOR ?= 1.36
+apiserver_1.36 := $(CURDIR)/bin/kube-apiserver
+apiserver_1.37 := $(CURDIR)/bin/kube-apiserver-1.37
 BENCH_PKGS := ./pkg/plugins/...
 
-.PHONY: help build test unit bench bench-full verify demo dev-cluster generate sync-manifests clean
+.PHONY: help build test integration unit bench bench-full verify demo dev-cluster generate sync-manifests clean
 
 help: ## Show the targets.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -19,8 +23,14 @@ build: ## Build bin/gpu-scheduler and bin/gpu-sim.
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/gpu-scheduler ./cmd/gpu-scheduler
 	$(GO) build -ldflags "$(LDFLAGS) -X main.version=$(VERSION)" -o bin/gpu-sim ./cmd/gpu-sim
 
-test: build tools ## Run every test: unit, fuzz seeds, manifests, control plane (builds what it needs).
-	GPU_SCHED_REQUIRE_CONTROLPLANE=1 $(GO) test -count=1 -timeout 45m $(PKGS)
+test: build tools ## Run every test: unit, fuzz seeds, manifests, control plane on apiserver 1.36, then the control-plane tests on 1.37.
+	GPU_SCHED_REQUIRE_CONTROLPLANE=1 GPU_SCHED_EXPECT_KUBE_MINOR=1.36 $(GO) test -count=1 -timeout 45m $(PKGS)
+	$(MAKE) --no-print-directory integration KUBE_MINOR=1.37
+
+integration: build tools ## The control-plane tests against one apiserver minor: KUBE_MINOR=1.36 (default) or 1.37.
+	@[ -n "$(apiserver_$(KUBE_MINOR))" ] || { echo "KUBE_MINOR=$(KUBE_MINOR): want 1.36 or 1.37" >&2; exit 2; }
+	GPU_SCHED_REQUIRE_CONTROLPLANE=1 GPU_SCHED_KUBE_APISERVER=$(apiserver_$(KUBE_MINOR)) GPU_SCHED_EXPECT_KUBE_MINOR=$(KUBE_MINOR) \
+	$(GO) test -count=1 -timeout 30m $(CONTROLPLANE_PKGS)
 
 demo: build tools ## Schedule the example pods on a fake GPU cluster (KWOK) and print where each landed.
 	$(GO) build -o bin/gpu-demo ./hack/demo

@@ -16,6 +16,8 @@
 #   GO_TEST_FLAGS   extra `go test` flags, e.g. "-cpuprofile _output/bench/cpu.out" (the test
 #                   binary then goes to _output/bench/perf.test, for `go tool pprof`)
 #   BENCH_ARGS      extra test binary flags, e.g. "-v=0"
+#   BATCHING        off: both profiles with kube-scheduler's OpportunisticBatching gate off (it is on
+#                   by default); the summary goes to throughput-<variant>-nobatching.json
 # scheduler_perf starts its own etcd: bin/etcd is built if missing and put first on PATH.
 # Logs of failed workloads stay in _output/bench/logs; scheduler_perf's data items in
 # _output/bench/data-items.
@@ -45,7 +47,16 @@ fi
 export PATH="$root/bin:$PATH"
 
 out=$root/_output/bench
-rm -rf "$out/data-items" "$out/logs" "$out/throughput.json" "$out/throughput-$variant.json"
+batching=true
+case "${BATCHING:-on}" in
+on) ;;
+off) batching=false ;;
+*)
+	echo "BATCHING=$BATCHING: want on or off" >&2
+	exit 2
+	;;
+esac
+rm -rf "$out/data-items" "$out/logs" "$out/throughput.json" "$out/throughput-$variant.json" "$out/throughput-$variant-nobatching.json"
 mkdir -p "$out/logs"
 export ARTIFACTS=$out/logs
 
@@ -63,6 +74,6 @@ start=$(date +%s)
 # shellcheck disable=SC2086 # GO_TEST_FLAGS and BENCH_ARGS are word lists
 "$GO" test ./test/perf/ -run '^$' -bench '^BenchmarkPerfScheduling$' -benchtime 1x -count "$count" \
 	-timeout "$timeout" "${binary[@]}" ${GO_TEST_FLAGS:-} \
-	-args -perf-scheduling-label-filter="performance,$variant" -bench-out "$out" ${BENCH_ARGS:-}
+	-args -perf-scheduling-label-filter="performance,$variant" -bench-out "$out" -batching="$batching" ${BENCH_ARGS:-}
 echo "bench-throughput $variant: $(($(date +%s) - start))s wall, $out/throughput.json:"
 cat "$out/throughput.json"

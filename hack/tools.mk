@@ -1,6 +1,9 @@
 # Control-plane tools built from Go modules (no downloads other than the Go module proxy):
 #   bin/etcd            go.etcd.io/etcd/server/v3        tools module hack/tools/etcd
 #   bin/kube-apiserver  k8s.io/kubernetes/cmd/kube-apiserver  main module (tool line in go.mod)
+#   bin/kube-apiserver-1.37  the same at k8s.io/kubernetes v1.37.x  tools module hack/tools/kube-apiserver-1.37
+#                       (the newer apiserver minor a 1.36 kube-scheduler supports; `make test` runs the
+#                       control-plane tests against both)
 #   bin/kubectl         k8s.io/kubernetes/cmd/kubectl    main module (tool line in go.mod)
 #   bin/kwok            sigs.k8s.io/kwok/cmd/kwok        tools module hack/tools/kwok (k8s v0.36)
 #   bin/kwok-stages/    KWOK stage files copied from the kwok module (node/fast,
@@ -18,7 +21,7 @@ TOOLS_GO := GOWORK=off $(GO)
 TOOLS_KWOK_STAGES := node/fast node/heartbeat-with-lease pod/fast
 
 .PHONY: tools
-tools: $(TOOLS_BIN)/etcd $(TOOLS_BIN)/kube-apiserver $(TOOLS_BIN)/kubectl $(TOOLS_BIN)/kwok $(TOOLS_BIN)/kwok-stages/stages.yaml ## Build bin/etcd, bin/kube-apiserver, bin/kubectl, bin/kwok (+ bin/kwok-stages).
+tools: $(TOOLS_BIN)/etcd $(TOOLS_BIN)/kube-apiserver $(TOOLS_BIN)/kube-apiserver-1.37 $(TOOLS_BIN)/kubectl $(TOOLS_BIN)/kwok $(TOOLS_BIN)/kwok-stages/stages.yaml ## Build bin/etcd, bin/kube-apiserver, bin/kubectl, bin/kwok (+ bin/kwok-stages).
 
 $(TOOLS_BIN)/etcd: $(TOOLS_ROOT)/hack/tools/etcd/go.mod $(TOOLS_ROOT)/hack/tools/etcd/go.sum
 	@mkdir -p $(@D)
@@ -31,8 +34,9 @@ $(TOOLS_BIN)/.k8s-deps.stamp: $(TOOLS_ROOT)/go.mod
 	@grep -E '^go |k8s\.io/|go\.etcd\.io/' $< > $@.tmp; \
 	if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
 
+# tools_kube_ldflags stamps the version of k8s.io/kubernetes in the module at $(1) (default: the main one).
 define tools_kube_ldflags
-v=$(TOOLS_KUBE_VERSION); [ -n "$$v" ] || v=$$(cd $(TOOLS_ROOT) && $(TOOLS_GO) list -m -f '{{.Version}}' k8s.io/kubernetes); \
+v=$(TOOLS_KUBE_VERSION); [ -n "$$v" ] || v=$$(cd $(or $(1),$(TOOLS_ROOT)) && $(TOOLS_GO) list -m -f '{{.Version}}' k8s.io/kubernetes); \
 maj=$${v#v}; maj=$${maj%%.*}; min=$${v#v*.}; min=$${min%%.*}; \
 ldflags="-s -w"; for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do \
   ldflags="$$ldflags -X $$p.gitVersion=$$v -X $$p.gitMajor=$$maj -X $$p.gitMinor=$$min -X $$p.gitTreeState=clean"; done
@@ -41,6 +45,13 @@ endef
 $(TOOLS_BIN)/kube-apiserver: $(TOOLS_BIN)/.k8s-deps.stamp
 	@mkdir -p $(@D)
 	@$(tools_kube_ldflags); set -x; cd $(TOOLS_ROOT) && \
+	$(TOOLS_GO) build -ldflags "$$ldflags" -o $(abspath $@) k8s.io/kubernetes/cmd/kube-apiserver
+
+TOOLS_APISERVER_137 := $(TOOLS_ROOT)/hack/tools/kube-apiserver-1.37
+
+$(TOOLS_BIN)/kube-apiserver-1.37: $(TOOLS_APISERVER_137)/go.mod $(TOOLS_APISERVER_137)/go.sum
+	@mkdir -p $(@D)
+	@$(call tools_kube_ldflags,$(TOOLS_APISERVER_137)); set -x; cd $(TOOLS_APISERVER_137) && \
 	$(TOOLS_GO) build -ldflags "$$ldflags" -o $(abspath $@) k8s.io/kubernetes/cmd/kube-apiserver
 
 $(TOOLS_BIN)/kubectl: $(TOOLS_BIN)/.k8s-deps.stamp

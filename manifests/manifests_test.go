@@ -51,7 +51,7 @@ const (
 	configMapName  = "gpu-scheduler-config"
 	configKey      = "scheduler-config.yaml"
 	configMount    = "/etc/gpu-scheduler"
-	image          = "ghcr.io/gpu-scheduler/gpu-scheduler:v0.1.0"
+	image          = "ghcr.io/gpu-scheduler/gpu-scheduler:v0.2.0"
 	nonRootID      = int64(65532)
 	securePort     = 10259
 

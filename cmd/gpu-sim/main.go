@@ -15,7 +15,7 @@ import (
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/sim/cli"
 )
 
-// version is set at build time: go build -ldflags "-X main.version=v0.1.0".
+// version is set at build time: go build -ldflags "-X main.version=v0.2.0".
 var version = ""
 
 func main() {

@@ -25,8 +25,12 @@ const (
 	topicName      = "gpu"
 )
 
-var outDir = flag.String("bench-out", "../../_output/bench",
-	"directory for throughput.json, throughput-<variant>.json, scheduler_perf's data items (data-items/) and failed tests' logs (logs/)")
+var (
+	outDir = flag.String("bench-out", "../../_output/bench",
+		"directory for throughput.json, throughput-<variant>.json, scheduler_perf's data items (data-items/) and failed tests' logs (logs/)")
+	batching = flag.Bool("batching", true,
+		"kube-scheduler's OpportunisticBatching feature gate in both test cases (on by default since 1.35)")
+)
 
 // Filled by BenchmarkPerfScheduling, summarized by TestMain.
 var (
@@ -112,6 +116,7 @@ func writePerfConfig(dir string, reverse bool) (string, error) {
 		return "", err
 	}
 	for _, tc := range testCases {
+		tc["featureGates"] = map[string]bool{batchingGate: *batching}
 		if tc["name"] != ProfileGPUScheduler {
 			continue
 		}
@@ -169,12 +174,13 @@ func writeSummaries(out string) error {
 		if err != nil {
 			return err
 		}
+		s.Batching = *batching
 		summaries = append(summaries, s)
 	}
 	sort.Slice(summaries, func(i, j int) bool { return summaries[i].Pods < summaries[j].Pods })
 	for _, s := range summaries {
 		fmt.Println(s)
-		if err := WriteThroughputJSON(filepath.Join(out, "throughput-"+s.Variant+".json"), s); err != nil {
+		if err := WriteThroughputJSON(filepath.Join(out, "throughput-"+s.FileVariant()+".json"), s); err != nil {
 			return err
 		}
 	}

@@ -34,6 +34,9 @@ const (
 	// perfSchedulerName is the name the measured profile gets in the derived config: scheduler_perf's
 	// Pods carry no schedulerName, and it counts scheduling attempts of this profile only.
 	perfSchedulerName = "default-scheduler"
+
+	// batchingGate is kube-scheduler's opportunistic batching (KEP-5598), beta and on since 1.35.
+	batchingGate = "OpportunisticBatching"
 )
 
 // Variants maps a variant of hack/bench-throughput.sh to its workload in performance-config.yaml.
@@ -119,6 +122,7 @@ type Summary struct {
 	Nodes                int       `json:"nodes"`
 	Pods                 int       `json:"pods"`
 	Variant              string    `json:"variant"`
+	Batching             bool      `json:"batching"`
 	Runs                 int       `json:"runs"`
 	DefaultRuns          []float64 `json:"default_runs_pods_per_s"`
 	GPUSchedulerRuns     []float64 `json:"gpu_scheduler_runs_pods_per_s"`
@@ -165,8 +169,23 @@ func Summarize(workload string, samples []Sample) (Summary, error) {
 
 // String is the line printed for a summary.
 func (s Summary) String() string {
-	return fmt.Sprintf("throughput %s (%d nodes x 8 GPUs, %d GPU pods, median of %d run(s)): default %.1f pods/s, gpu-scheduler %.1f pods/s, ratio %.3f (goal >= 0.95)",
-		s.Variant, s.Nodes, s.Pods, s.Runs, s.DefaultPodsPerS, s.GPUSchedulerPodsPerS, s.Ratio)
+	return fmt.Sprintf("throughput %s (%d nodes x 8 GPUs, %d GPU pods, batching %s, median of %d run(s)): default %.1f pods/s, gpu-scheduler %.1f pods/s, ratio %.3f (goal >= 0.95)",
+		s.Variant, s.Nodes, s.Pods, onOff(s.Batching), s.Runs, s.DefaultPodsPerS, s.GPUSchedulerPodsPerS, s.Ratio)
+}
+
+// FileVariant names the summary's throughput-<variant>.json: the variant, marked when batching is off.
+func (s Summary) FileVariant() string {
+	if s.Batching {
+		return s.Variant
+	}
+	return s.Variant + "-nobatching"
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
 }
 
 // WriteThroughputJSON writes the summary to path, creating its directory.

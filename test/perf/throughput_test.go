@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	componentbaseconfig "k8s.io/component-base/config"
@@ -176,5 +177,17 @@ func TestWriteThroughputJSON(t *testing.T) {
 
 	if _, err := Summarize("5000Nodes_10000Pods", samples); err == nil {
 		t.Error("Summarize with runs of one profile only: want an error")
+	}
+}
+
+// A run with batching off says so, and writes a file of its own beside the batching one.
+func TestSummaryNamesBatching(t *testing.T) {
+	s := Summary{Variant: "full", Batching: true}
+	if s.FileVariant() != "full" || !strings.Contains(s.String(), "batching on") {
+		t.Errorf("batching on: file %q, line %q", s.FileVariant(), s.String())
+	}
+	s.Batching = false
+	if s.FileVariant() != "full-nobatching" || !strings.Contains(s.String(), "batching off") {
+		t.Errorf("batching off: file %q, line %q", s.FileVariant(), s.String())
 	}
 }

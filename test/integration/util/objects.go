@@ -92,7 +92,7 @@ func (s NodeSpec) Node() *corev1.Node {
 				Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady",
 				Message: "fake node for integration tests", LastHeartbeatTime: now, LastTransitionTime: now,
 			}},
-			NodeInfo: corev1.NodeSystemInfo{OperatingSystem: "linux", Architecture: "amd64", KubeletVersion: "v1.34.7"},
+			NodeInfo: corev1.NodeSystemInfo{OperatingSystem: "linux", Architecture: "amd64", KubeletVersion: "v1.36.3"},
 		},
 	}
 }

@@ -273,6 +273,20 @@ func (s *Scheduler) Bindings() []Binding {
 	return out
 }
 
+var hintRE = regexp.MustCompile(`"OpportunisticBatch provided node hint" .*pod="([^"]+)".* hint="([^"]+)"`)
+
+// BatchHints parses the node hints kube-scheduler's opportunistic batching gave (logged at --v=3):
+// the Pods placed from the previous Pod's scores, and the node each was offered, in order.
+func (s *Scheduler) BatchHints() []Binding {
+	var out []Binding
+	s.eachLine(func(off int64, line string) {
+		if m := hintRE.FindStringSubmatch(line); m != nil {
+			out = append(out, Binding{Pod: m[1], Node: m[2], Offset: off})
+		}
+	})
+	return out
+}
+
 // LineOffset returns the offset of the first log line containing substr, or -1.
 func (s *Scheduler) LineOffset(substr string) int64 {
 	found := int64(-1)

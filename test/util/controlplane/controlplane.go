@@ -2,7 +2,9 @@
 // integration tests, demos and the simulator parity test.
 //
 // The binaries are built from Go modules by `make tools` into <repo root>/bin
-// (bin/etcd, bin/kube-apiserver). Process management, certificates and client
+// (bin/etcd, bin/kube-apiserver, and bin/kube-apiserver-<minor> for the other
+// apiserver minors the suite runs against; $GPU_SCHED_KUBE_APISERVER picks one).
+// Process management, certificates and client
 // users come from controller-runtime's envtest; this package only picks the
 // binaries, sets the flags this project needs and writes kubeconfig files.
 //
@@ -44,6 +46,10 @@ const (
 	// kubectl, kwok). Default: <repo root>/bin.
 	EnvBinDir = "GPU_SCHED_BIN_DIR"
 
+	// EnvAPIServer overrides the kube-apiserver binary (default: <bin dir>/kube-apiserver), to run
+	// against another apiserver minor, e.g. bin/kube-apiserver-1.37.
+	EnvAPIServer = "GPU_SCHED_KUBE_APISERVER"
+
 	// EnvRequire makes StartForTest fail, instead of skip, when binaries are
 	// missing. `make test` sets it after building the tools.
 	EnvRequire = "GPU_SCHED_REQUIRE_CONTROLPLANE"
@@ -67,6 +73,10 @@ type Options struct {
 	// "--"), replacing any default value of the same flag, e.g.
 	// {"feature-gates": {"DynamicResourceAllocation=true"}}.
 	APIServerArgs map[string][]string
+
+	// APIServerPath is the kube-apiserver binary. Default: $GPU_SCHED_KUBE_APISERVER, else
+	// <BinDir>/kube-apiserver.
+	APIServerPath string
 
 	// EtcdArgs sets extra etcd flags, like APIServerArgs.
 	EtcdArgs map[string][]string
@@ -119,7 +129,11 @@ func Start(ctx context.Context, opts Options) (*ControlPlane, error) {
 			return nil, err
 		}
 	}
-	if err := CheckBinaries(binDir); err != nil {
+	apiServerPath, err := APIServerPath(opts, binDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckBinaries(binDir, apiServerPath); err != nil {
 		return nil, err
 	}
 	if opts.StartTimeout == 0 {
@@ -146,7 +160,7 @@ func Start(ctx context.Context, opts Options) (*ControlPlane, error) {
 		etcd.Configure().Set(k, v...)
 	}
 	apiServer := &envtest.APIServer{
-		Path:         filepath.Join(binDir, "kube-apiserver"),
+		Path:         apiServerPath,
 		StartTimeout: opts.StartTimeout,
 		StopTimeout:  opts.StopTimeout,
 		Out:          out,
@@ -372,19 +386,31 @@ func DefaultBinDir() (string, error) {
 	return filepath.Join(root, "bin"), nil
 }
 
+// APIServerPath is the kube-apiserver binary Start runs with opts: opts.APIServerPath, else
+// $GPU_SCHED_KUBE_APISERVER, else <binDir>/kube-apiserver.
+func APIServerPath(opts Options, binDir string) (string, error) {
+	p := opts.APIServerPath
+	if p == "" {
+		p = os.Getenv(EnvAPIServer)
+	}
+	if p == "" {
+		return filepath.Join(binDir, "kube-apiserver"), nil
+	}
+	return filepath.Abs(p)
+}
+
 // CheckBinaries reports an error naming every missing or non-executable
-// control-plane binary in binDir.
-func CheckBinaries(binDir string) error {
+// control-plane binary: etcd in binDir, and the kube-apiserver at apiServerPath.
+func CheckBinaries(binDir, apiServerPath string) error {
 	var missing []string
-	for _, name := range []string{"etcd", "kube-apiserver"} {
-		st, err := os.Stat(filepath.Join(binDir, name))
+	for _, path := range []string{filepath.Join(binDir, "etcd"), apiServerPath} {
+		st, err := os.Stat(path)
 		if err != nil || st.IsDir() || st.Mode().Perm()&0o111 == 0 {
-			missing = append(missing, name)
+			missing = append(missing, path)
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("controlplane: %s missing or not executable in %s: run `make tools`",
-			strings.Join(missing, ", "), binDir)
+		return fmt.Errorf("controlplane: %s missing or not executable: run `make tools`", strings.Join(missing, ", "))
 	}
 	return nil
 }

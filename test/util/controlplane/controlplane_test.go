@@ -3,6 +3,7 @@ package controlplane
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -115,12 +116,32 @@ func TestControlPlane(t *testing.T) {
 }
 
 func TestCheckBinariesMissing(t *testing.T) {
-	err := CheckBinaries(t.TempDir())
+	dir := t.TempDir()
+	apiServer := filepath.Join(dir, "kube-apiserver-1.37")
+	err := CheckBinaries(dir, apiServer)
 	if err == nil {
 		t.Fatal("CheckBinaries on an empty dir: want error")
 	}
-	if want := "run `make tools`"; !strings.Contains(err.Error(), want) {
-		t.Errorf("error %q does not mention %q", err, want)
+	for _, want := range []string{"run `make tools`", filepath.Join(dir, "etcd"), apiServer} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+}
+
+// The apiserver binary comes from Options, else $GPU_SCHED_KUBE_APISERVER, else the bin dir: how
+// `make test` runs the suite against a second apiserver minor.
+func TestAPIServerPath(t *testing.T) {
+	t.Setenv(EnvAPIServer, "")
+	if p, _ := APIServerPath(Options{}, "/bin-dir"); p != "/bin-dir/kube-apiserver" {
+		t.Errorf("default = %s, want /bin-dir/kube-apiserver", p)
+	}
+	t.Setenv(EnvAPIServer, "/other/kube-apiserver-1.37")
+	if p, _ := APIServerPath(Options{}, "/bin-dir"); p != "/other/kube-apiserver-1.37" {
+		t.Errorf("with $%s = %s, want /other/kube-apiserver-1.37", EnvAPIServer, p)
+	}
+	if p, _ := APIServerPath(Options{APIServerPath: "/opt/kube-apiserver"}, "/bin-dir"); p != "/opt/kube-apiserver" {
+		t.Errorf("with Options.APIServerPath = %s, want /opt/kube-apiserver", p)
 	}
 }
 

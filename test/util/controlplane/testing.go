@@ -39,5 +39,9 @@ func Available(opts Options) error {
 			return err
 		}
 	}
-	return CheckBinaries(binDir)
+	apiServerPath, err := APIServerPath(opts, binDir)
+	if err != nil {
+		return err
+	}
+	return CheckBinaries(binDir, apiServerPath)
 }
