@@ -27,7 +27,8 @@ func TestLeaderElection(t *testing.T) {
 		env.StartScheduler(util.SchedulerOptions{Name: "replica-a", LeaderElection: le, QPS: 500, Burst: 1000}),
 		env.StartScheduler(util.SchedulerOptions{Name: "replica-b", LeaderElection: le, QPS: 500, Burst: 1000}),
 	}
-	const acquired = "successfully acquired lease " + leaseNS + "/" + leaseName
+	// client-go's leader election logs this once the lease is the replica's.
+	const acquired = `"Successfully acquired lease" lock="` + leaseNS + "/" + leaseName + `"`
 	var leader, follower *util.Scheduler
 	env.Wait("one replica to acquire the lease", time.Minute, func(context.Context) (bool, error) {
 		if err := util.AliveCheck(replicas...); err != nil {

@@ -3,11 +3,13 @@ package integration
 import (
 	"os"
 	"os/exec"
-	"runtime/debug"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/gpu-scheduler/gpu-scheduler/test/integration/util"
+	"github.com/gpu-scheduler/gpu-scheduler/test/util/controlplane"
 )
 
 // EnvExpectMinor names the apiserver minor (e.g. "1.37") the suite is meant to run against; `make
@@ -30,30 +32,36 @@ func TestAPIServerMinor(t *testing.T) {
 // --version names gpu-scheduler's version and the kube-scheduler it is built on, which is go.mod's
 // k8s.io/kubernetes: kube-scheduler takes its feature gates' defaults from that version.
 func TestSchedulerVersion(t *testing.T) {
+	util.RequireBinaries(t, controlplane.Options{})
 	bin, err := util.SchedulerBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(bin); err != nil && os.Getenv("GPU_SCHED_REQUIRE_CONTROLPLANE") == "" {
-		t.Skipf("%s missing: run `make build`", bin)
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
 	}
 	out, err := exec.Command(bin, "--version").CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s --version: %v\n%s", bin, err, out)
 	}
-	kube := ""
-	if info, ok := debug.ReadBuildInfo(); ok {
-		for _, dep := range info.Deps {
-			if dep.Path == "k8s.io/kubernetes" {
-				kube = dep.Version
-			}
-		}
-	}
-	if kube == "" {
-		t.Fatal("no k8s.io/kubernetes in this test's build info")
-	}
+	kube := requiredVersion(t, filepath.Join(root, "go.mod"), "k8s.io/kubernetes")
 	got := strings.TrimSpace(string(out))
 	if !strings.HasPrefix(got, "gpu-scheduler v") || !strings.HasSuffix(got, " on kube-scheduler "+kube) {
 		t.Errorf("--version = %q, want \"gpu-scheduler <version> on kube-scheduler %s\"", got, kube)
 	}
+}
+
+// requiredVersion reads the version go.mod requires of module.
+func requiredVersion(t *testing.T, gomod, module string) string {
+	t.Helper()
+	data, err := os.ReadFile(gomod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(module) + `\s+(v\S+)`).FindSubmatch(data)
+	if m == nil {
+		t.Fatalf("%s requires no %s", gomod, module)
+	}
+	return string(m[1])
 }
