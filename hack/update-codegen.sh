@@ -4,7 +4,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 gen=k8s.io/code-generator/cmd
-ver=$(go list -m -f '{{if .Replace}}{{.Replace.Version}}{{else}}{{.Version}}{{end}}' k8s.io/code-generator 2>/dev/null || echo v0.34.8)
+ver=$(go list -m -f '{{if .Replace}}{{.Replace.Version}}{{else}}{{.Version}}{{end}}' k8s.io/code-generator 2>/dev/null || echo v0.36.3)
 bindir="$root/_output/codegen"
 mkdir -p "$bindir"
 for tool in deepcopy-gen conversion-gen defaulter-gen; do
