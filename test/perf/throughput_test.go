@@ -92,11 +92,31 @@ func TestPerfSchedulerConfig(t *testing.T) {
 	if wantProfile == nil {
 		t.Fatalf("config/scheduler-config.yaml has no profile %q", sourceProfile)
 	}
-	if !reflect.DeepEqual(got.Profiles[0].Plugins, wantProfile.Plugins) {
-		t.Errorf("plugins differ:\n got %+v\nwant %+v", got.Profiles[0].Plugins, wantProfile.Plugins)
+	// The same plugins and args, but for Coscheduling, whose queue sort gives way to the default
+	// (multiPoint's PrioritySort).
+	if q := got.Profiles[0].Plugins.QueueSort; len(q.Enabled)+len(q.Disabled) != 0 {
+		t.Errorf("queueSort %+v, want kube-scheduler's default", q)
 	}
-	if !reflect.DeepEqual(got.Profiles[0].PluginConfig, wantProfile.PluginConfig) {
-		t.Errorf("pluginConfig differs:\n got %s\nwant %s", pluginConfigString(got.Profiles[0].PluginConfig), pluginConfigString(wantProfile.PluginConfig))
+	gotPlugins, wantPlugins := *got.Profiles[0].Plugins, *wantProfile.Plugins
+	gotPlugins.QueueSort, wantPlugins.QueueSort = config.PluginSet{}, config.PluginSet{}
+	for _, set := range []*config.PluginSet{&wantPlugins.MultiPoint, &wantPlugins.PreFilter, &wantPlugins.PostFilter,
+		&wantPlugins.Permit, &wantPlugins.Reserve} {
+		set.Enabled, set.Disabled = withoutGangPlugin(set.Enabled), withoutGangPlugin(set.Disabled)
+	}
+	if !reflect.DeepEqual(gotPlugins, wantPlugins) {
+		t.Errorf("plugins differ:\n got %+v\nwant %+v", gotPlugins, wantPlugins)
+	}
+	var wantConfig []config.PluginConfig
+	for _, pc := range wantProfile.PluginConfig {
+		if pc.Name != gangPlugin {
+			wantConfig = append(wantConfig, pc)
+		}
+	}
+	if !reflect.DeepEqual(got.Profiles[0].PluginConfig, wantConfig) {
+		t.Errorf("pluginConfig differs:\n got %s\nwant %s", pluginConfigString(got.Profiles[0].PluginConfig), pluginConfigString(wantConfig))
+	}
+	if text := string(derived); strings.Contains(text, gangPlugin) {
+		t.Errorf("derived config names %s:\n%s", gangPlugin, text)
 	}
 	// Everything else but the client connection is kept.
 	gotRest, wantRest := *got, *want
@@ -105,6 +125,16 @@ func TestPerfSchedulerConfig(t *testing.T) {
 	if !reflect.DeepEqual(gotRest, wantRest) {
 		t.Errorf("top-level settings differ:\n got %+v\nwant %+v", gotRest, wantRest)
 	}
+}
+
+func withoutGangPlugin(plugins []config.Plugin) []config.Plugin {
+	var out []config.Plugin
+	for _, p := range plugins {
+		if p.Name != gangPlugin {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func readYAML(t *testing.T, path string, into any) {
