@@ -6,7 +6,7 @@
 #   short  500 nodes x 8 GPUs, 1,000 GPU pods, 5 runs per profile (CI; 2-3 minutes)
 #   full   5,000 nodes x 8 GPUs, 10,000 GPU pods, 1 run per profile (tens of minutes)
 #
-# Both profiles run in the same `go test` process, alternating, and each profile's median
+# Both profiles run in the same `go test` process (default's runs first) and each profile's median
 # SchedulingThroughput is compared. Prints both pods/s and the ratio (goal: gpu-scheduler >= 0.95x
 # default) and writes _output/bench/throughput.json (and throughput-<variant>.json):
 #   {"default_pods_per_s", "gpu_scheduler_pods_per_s", "ratio", "nodes", "pods", "variant", ...}

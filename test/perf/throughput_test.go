@@ -34,7 +34,7 @@ func decodeSchedulerConfig(t *testing.T, data []byte) *config.KubeSchedulerConfi
 // and it passes kube-scheduler's validation as scheduler_perf applies it.
 func TestPerfSchedulerConfig(t *testing.T) {
 	dir := t.TempDir()
-	perfConfig, err := writePerfConfig(dir, false)
+	perfConfig, err := writePerfConfig(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
