@@ -117,36 +117,28 @@ func stripCount(r string) string {
 	return r
 }
 
-// shapesOf groups Pods into FGD's shapes, weighted by how often each occurs.
+// shapesOf groups Pods into FGD's shapes, weighted by how often each occurs. A Pod's shape is the
+// one the scheduler's GPUFragmentation learns from it (gpu.ShapeOf); a Pod without one (a malformed
+// demand, which the scheduler would refuse) adds none.
 func shapesOf(pods []trace.Pod) []gpu.Shape {
 	type key struct {
 		cpu, mem, gpus, milli int64
 		models                string
 	}
-	counts := map[key]int{}
-	var order []key
+	index := map[key]int{}
+	var shapes []gpu.Shape
 	for i := range pods {
-		p := &pods[i]
-		req := p.Pod.Spec.Containers[0].Resources.Requests
-		k := key{cpu: req.Cpu().MilliValue(), mem: req.Memory().Value(), models: strings.ToLower(p.Pod.Annotations[gpu.ModelAnnotation])}
-		switch {
-		case p.GPUMilli >= gpu.MilliPerGPU:
-			k.gpus, k.milli = p.GPUMilli/gpu.MilliPerGPU, gpu.MilliPerGPU
-		case p.GPUMilli > 0:
-			k.gpus, k.milli = 1, p.GPUMilli
+		s, err := gpu.ShapeOf(pods[i].Pod)
+		if err != nil {
+			continue
 		}
-		if counts[k] == 0 {
-			order = append(order, k)
+		k := key{cpu: s.MilliCPU, mem: s.Memory, gpus: s.GPUs, milli: s.GPUMilli, models: strings.Join(s.Models, "|")}
+		if j, ok := index[k]; ok {
+			shapes[j].Weight++
+			continue
 		}
-		counts[k]++
-	}
-	shapes := make([]gpu.Shape, 0, len(order))
-	for _, k := range order {
-		var models []string
-		if k.models != "" {
-			models = strings.FieldsFunc(k.models, func(r rune) bool { return r == '|' || r == ',' })
-		}
-		shapes = append(shapes, gpu.Shape{MilliCPU: k.cpu, Memory: k.mem, GPUs: k.gpus, GPUMilli: k.milli, Models: models, Weight: float64(counts[k])})
+		index[k] = len(shapes)
+		shapes = append(shapes, s)
 	}
 	return shapes
 }

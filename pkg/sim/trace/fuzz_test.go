@@ -89,9 +89,9 @@ func checkPod(t *testing.T, p Pod, seen map[string]bool) {
 	if !equalLists(res.Requests, res.Limits) {
 		t.Fatalf("%s: requests %v, limits %v", pod.Name, res.Requests, res.Limits)
 	}
-	m, err := PodGPUMilli(pod)
+	m, err := gpuMilli(pod)
 	if err != nil || m != p.GPUMilli || m < 0 || m > MaxGPUsPerObject*gpu.MilliPerGPU {
-		t.Fatalf("%s: PodGPUMilli %d, %v; GPUMilli %d", pod.Name, m, err, p.GPUMilli)
+		t.Fatalf("%s: gpuMilli %d, %v; GPUMilli %d", pod.Name, m, err, p.GPUMilli)
 	}
 	if spec, ok := pod.Annotations[gpu.ModelAnnotation]; ok {
 		for _, model := range strings.Split(spec, "|") {

@@ -109,8 +109,8 @@ func TestInflateDeterministicAndFresh(t *testing.T) {
 		if p.CreatedAt != int64(k) || p.DeletedAt != NoTime || p.ScheduledAt != NoTime {
 			t.Errorf("pod %d: times %d %d %d", k, p.CreatedAt, p.DeletedAt, p.ScheduledAt)
 		}
-		if m, err := PodGPUMilli(p.Pod); err != nil || m != p.GPUMilli {
-			t.Errorf("pod %d: PodGPUMilli %d %v, GPUMilli %d", k, m, err, p.GPUMilli)
+		if m, err := gpuMilli(p.Pod); err != nil || m != p.GPUMilli {
+			t.Errorf("pod %d: gpuMilli %d %v, GPUMilli %d", k, m, err, p.GPUMilli)
 		}
 	}
 	// The copies are deep.

@@ -234,7 +234,7 @@ func parseOpenBPod(rows *csvRows, f []string, ncol int, seen map[string]struct{}
 	if rerr != nil {
 		return Pod{}, rerr
 	}
-	gpuMilli, rerr := rows.nonNegative("gpu_milli", f[4], math.MaxInt64)
+	rowMilli, rerr := rows.nonNegative("gpu_milli", f[4], math.MaxInt64)
 	if rerr != nil {
 		return Pod{}, rerr
 	}
@@ -245,20 +245,18 @@ func parseOpenBPod(rows *csvRows, f []string, ncol int, seen map[string]struct{}
 	}
 	p := Pod{CreatedAt: 0, DeletedAt: NoTime, ScheduledAt: NoTime}
 	switch {
-	case gpuMilli > gpu.MilliPerGPU:
+	case rowMilli > gpu.MilliPerGPU:
 		return Pod{}, rows.rowError("gpu_milli", f[4], "above 1000")
-	case numGPU == 0 && gpuMilli != 0:
+	case numGPU == 0 && rowMilli != 0:
 		return Pod{}, rows.rowError("gpu_milli", f[4], "not 0 with num_gpu 0")
-	case numGPU > 0 && gpuMilli == 0:
+	case numGPU > 0 && rowMilli == 0:
 		return Pod{}, rows.rowError("gpu_milli", f[4], "0 with num_gpu above 0")
-	case numGPU > 1 && gpuMilli < gpu.MilliPerGPU:
+	case numGPU > 1 && rowMilli < gpu.MilliPerGPU:
 		return Pod{}, rows.rowError("gpu_milli", f[4], "below 1000 with num_gpu above 1")
-	case numGPU == 1 && gpuMilli < gpu.MilliPerGPU:
-		shape.fracMilli = gpuMilli
-		p.GPUMilli = gpuMilli
+	case numGPU == 1 && rowMilli < gpu.MilliPerGPU:
+		shape.fracMilli = rowMilli
 	default:
 		shape.gpus = numGPU
-		p.GPUMilli = numGPU * gpu.MilliPerGPU
 	}
 	if ncol == len(openBPodColumns) {
 		if spec := f[5]; spec != "" {
@@ -289,6 +287,11 @@ func parseOpenBPod(rows *csvRows, f []string, ncol int, seen map[string]struct{}
 	}
 	seen[name] = struct{}{}
 	p.Pod = newPod(&shape)
+	milli, err := gpuMilli(p.Pod)
+	if err != nil {
+		return Pod{}, rows.rowError("num_gpu", f[3], err.Error())
+	}
+	p.GPUMilli = milli
 	return p, nil
 }
 

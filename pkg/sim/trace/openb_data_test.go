@@ -118,8 +118,8 @@ func TestOpenBRealPods(t *testing.T) {
 				if _, ok := p.Pod.Annotations[gpu.ModelAnnotation]; ok {
 					got.withSpec++
 				}
-				if m, err := PodGPUMilli(p.Pod); err != nil || m != p.GPUMilli {
-					t.Fatalf("%s: PodGPUMilli %d, %v; GPUMilli %d", p.Pod.Name, m, err, p.GPUMilli)
+				if m, err := gpuMilli(p.Pod); err != nil || m != p.GPUMilli {
+					t.Fatalf("%s: gpuMilli %d, %v; GPUMilli %d", p.Pod.Name, m, err, p.GPUMilli)
 				}
 			}
 			if got != tt.want {

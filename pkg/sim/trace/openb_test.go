@@ -127,8 +127,8 @@ func TestOpenBPodMapping(t *testing.T) {
 			if p.GPUMilli != tt.wantMilli {
 				t.Errorf("GPUMilli %d, want %d", p.GPUMilli, tt.wantMilli)
 			}
-			if m, err := PodGPUMilli(pod); err != nil || m != tt.wantMilli {
-				t.Errorf("PodGPUMilli = %d, %v; want %d", m, err, tt.wantMilli)
+			if m, err := gpuMilli(pod); err != nil || m != tt.wantMilli {
+				t.Errorf("gpuMilli = %d, %v; want %d", m, err, tt.wantMilli)
 			}
 			if p.CreatedAt != tt.wantCreated || p.DeletedAt != tt.wantDeleted {
 				t.Errorf("times %d..%d, want %d..%d", p.CreatedAt, p.DeletedAt, tt.wantCreated, tt.wantDeleted)

@@ -39,7 +39,8 @@ const (
 type Pod struct {
 	// Pod is the object to schedule. UID is Namespace/Name, unique within one load.
 	Pod *v1.Pod
-	// GPUMilli is the pod's GPU request in thousandths of a GPU: whole GPUs x 1000, or the fraction's milli.
+	// GPUMilli is the pod's GPU demand in thousandths of a GPU (gpu.PodDemand): whole GPUs x 1000,
+	// or the fraction's milli.
 	GPUMilli int64
 	// CreatedAt is when the pod arrives, in seconds from the trace start (0 when the trace has no times).
 	CreatedAt int64
@@ -104,52 +105,11 @@ func CountSkips(skips []RowError) map[string]int {
 	return counts
 }
 
-// PodGPUMilli is a pod's GPU request in thousandths of a GPU: its effective gpu.ResourceName request x
-// 1000 (the larger of the containers' sum and any init container), or the milli of its
-// gpu.FractionAnnotation. A pod with both, or with an unreadable fraction, is an error.
-func PodGPUMilli(pod *v1.Pod) (int64, error) {
-	var whole int64
-	for i := range pod.Spec.Containers {
-		n, err := containerGPUs(&pod.Spec.Containers[i])
-		if err != nil {
-			return 0, err
-		}
-		whole += n
-		if whole > MaxGPUsPerObject {
-			return 0, fmt.Errorf("requests more than %d GPUs", MaxGPUsPerObject)
-		}
-	}
-	for i := range pod.Spec.InitContainers {
-		n, err := containerGPUs(&pod.Spec.InitContainers[i])
-		if err != nil {
-			return 0, err
-		}
-		whole = max(whole, n)
-	}
-	frac, ok := pod.Annotations[gpu.FractionAnnotation]
-	if !ok {
-		return whole * gpu.MilliPerGPU, nil
-	}
-	if whole > 0 {
-		return 0, fmt.Errorf("annotation %s and a %s request are mutually exclusive", gpu.FractionAnnotation, gpu.ResourceName)
-	}
-	return gpu.ParseFraction(frac)
-}
-
-func containerGPUs(c *v1.Container) (int64, error) {
-	q, ok := c.Resources.Requests[gpu.ResourceName]
-	if !ok {
-		q, ok = c.Resources.Limits[gpu.ResourceName]
-	}
-	if !ok {
-		return 0, nil
-	}
-	n, exact := q.AsInt64()
-	if !exact || n < 0 || n > MaxGPUsPerObject {
-		return 0, fmt.Errorf("container %q: %s request %s is not a whole number of GPUs in [0, %d]",
-			c.Name, gpu.ResourceName, q.String(), MaxGPUsPerObject)
-	}
-	return n, nil
+// gpuMilli is a pod's GPU demand in thousandths of a GPU, read by gpu.PodDemand: the rule the
+// scheduler's plugins apply (containers, sidecars, init containers, overhead, gpu-fraction).
+func gpuMilli(pod *v1.Pod) (int64, error) {
+	d, err := gpu.PodDemand(pod)
+	return d.Milli(), err
 }
 
 // podUID is the UID of a pod this package creates; the scheduler's cache keys pods by UID.

@@ -354,7 +354,7 @@ func ReadWorkloadYAML(r io.Reader, source string) ([]Pod, error) {
 			}
 		}
 		shape.name = e.Name
-		milli, err := PodGPUMilli(newPod(&shape)) // every pod of the entry requests the same
+		milli, err := gpuMilli(newPod(&shape)) // every pod of the entry requests the same
 		if err != nil {
 			return nil, fail("%v", err)
 		}

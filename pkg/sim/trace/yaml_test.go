@@ -50,8 +50,8 @@ func TestExampleWorkload(t *testing.T) {
 	byName := make(map[string]Pod)
 	for _, p := range pods {
 		byName[p.Pod.Name] = p
-		if m, err := PodGPUMilli(p.Pod); err != nil || m != p.GPUMilli {
-			t.Errorf("%s: PodGPUMilli %d, %v; GPUMilli %d", p.Pod.Name, m, err, p.GPUMilli)
+		if m, err := gpuMilli(p.Pod); err != nil || m != p.GPUMilli {
+			t.Errorf("%s: gpuMilli %d, %v; GPUMilli %d", p.Pod.Name, m, err, p.GPUMilli)
 		}
 	}
 	if len(pods) != 85 {
@@ -176,7 +176,7 @@ func TestWorkloadYAMLErrors(t *testing.T) {
 		{"annotation conflict", "pods:\n- name: a\n  gpus: 1\n  models: [T4]\n  annotations: {gpu-scheduler.io/gpu-model: A10}\n", "annotations: gpu-scheduler.io/gpu-model is set by models"},
 		{"fraction annotation conflict", "pods:\n- name: a\n  gpuFraction: 0.5\n  annotations: {gpu-fraction: \"0.5\"}\n", "annotations: gpu-fraction is set by gpuFraction"},
 		{"fraction annotation with GPUs", "pods:\n- name: a\n  gpus: 1\n  annotations: {gpu-fraction: \"0.5\"}\n", "mutually exclusive"},
-		{"bad fraction annotation, count 0", "pods:\n- name: a\n  count: 0\n  annotations: {gpu-fraction: half}\n", `pods[0] "a": GPU fraction "half"`},
+		{"bad fraction annotation, count 0", "pods:\n- name: a\n  count: 0\n  annotations: {gpu-fraction: half}\n", `pods[0] "a": annotation gpu-fraction: GPU fraction "half"`},
 		{"negative createdAt", "pods:\n- name: a\n  createdAt: -1\n", "createdAt -1 is negative"},
 		{"deleted before created", "pods:\n- name: a\n  createdAt: 10\n  deletedAt: 5\n", "deletedAt 5 is before createdAt 10"},
 		{"too many GPUs", "pods:\n- name: a\n  gpus: 100000\n", "gpus 100000: want 0 to 65536"},
