@@ -6,16 +6,15 @@
 #   short  500 nodes x 8 GPUs, 1,000 GPU pods, 5 runs per profile (CI; 2-3 minutes)
 #   full   5,000 nodes x 8 GPUs, 10,000 GPU pods, 1 run per profile (tens of minutes)
 #
-# Both profiles run in the same `go test` process (default's runs first) and each profile's median
+# Each run of each profile is a process of its own, alternating which profile starts, and each profile's median
 # SchedulingThroughput is compared. Prints both pods/s and the ratio (goal: gpu-scheduler >= 0.95x
 # default) and writes _output/bench/throughput.json (and throughput-<variant>.json):
 #   {"default_pods_per_s", "gpu_scheduler_pods_per_s", "ratio", "nodes", "pods", "variant", ...}
 #
 # Environment:
 #   BENCH_COUNT     runs per profile (default: short 5, full 1)
-#   GO_TEST_FLAGS   extra `go test` flags, e.g. "-cpuprofile _output/bench/cpu.out" (the test
-#                   binary then goes to _output/bench/perf.test, for `go tool pprof`)
-#   BENCH_ARGS      extra test binary flags, e.g. "-v=0"
+#   BENCH_ARGS      extra test binary flags, e.g. "-v=0", or "-test.cpuprofile=/tmp/cpu.out" (each
+#                   process overwrites it; the binary is _output/bench/perf.test, for `go tool pprof`)
 #   BATCHING        off: both profiles with kube-scheduler's OpportunisticBatching gate off (it is on
 #                   by default); the summary goes to throughput-<variant>-nobatching.json
 # scheduler_perf starts its own etcd: bin/etcd is built if missing and put first on PATH.
@@ -60,20 +59,27 @@ rm -rf "$out/data-items" "$out/logs" "$out/throughput.json" "$out/throughput-$va
 mkdir -p "$out/logs"
 export ARTIFACTS=$out/logs
 
-# Generous: the full variant took about 5 minutes for both profiles here; scheduler_perf stops a workload
-# after 30 minutes anyway.
-timeout=$((count * minutes_per_run + 10))m
-
-# With a profile, keep the test binary beside it rather than as ./perf.test.
-binary=()
-if [[ ${GO_TEST_FLAGS:-} == *profile* ]]; then
-	binary=(-o "$out/perf.test")
-fi
-
+# Each run of each profile is a process of its own (scheduler_perf keeps a workload's scheduler
+# reachable until its process ends, and a run beside an earlier one's heap is slower); odd runs start
+# with default, even runs with gpu-scheduler. The processes append their samples to samples.jsonl,
+# summarised at the end.
+"$GO" test -c -o "$out/perf.test" ./test/perf/
+rm -f "$out/samples.jsonl"
 start=$(date +%s)
-# shellcheck disable=SC2086 # GO_TEST_FLAGS and BENCH_ARGS are word lists
-"$GO" test ./test/perf/ -run '^$' -bench '^BenchmarkPerfScheduling$' -benchtime 1x -count "$count" \
-	-timeout "$timeout" "${binary[@]}" ${GO_TEST_FLAGS:-} \
-	-args -perf-scheduling-label-filter="performance,$variant" -bench-out "$out" -batching="$batching" ${BENCH_ARGS:-}
+cd "$root/test/perf"
+for i in $(seq 1 "$count"); do
+	order=(default gpu-scheduler)
+	if ((i % 2 == 0)); then
+		order=(gpu-scheduler default)
+	fi
+	for profile in "${order[@]}"; do
+		# shellcheck disable=SC2086 # BENCH_ARGS is a word list
+		"$out/perf.test" -test.run '^$' -test.bench "^BenchmarkPerfScheduling\$/^$profile\$/" -test.benchtime 1x \
+			-test.timeout "${minutes_per_run}m" -perf-scheduling-label-filter="performance,$variant" \
+			-bench-out "$out" -data-items-dir "$out/data-items/$i-$profile" -batching="$batching" ${BENCH_ARGS:-}
+	done
+done
+"$out/perf.test" -test.run '^$' -summarize -bench-out "$out" -batching="$batching"
+cd "$root"
 echo "bench-throughput $variant: $(($(date +%s) - start))s wall, $out/throughput.json:"
 cat "$out/throughput.json"

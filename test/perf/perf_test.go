@@ -29,6 +29,8 @@ var (
 		"directory for throughput.json, throughput-<variant>.json, scheduler_perf's data items (data-items/) and failed tests' logs (logs/)")
 	batching = flag.Bool("batching", true,
 		"kube-scheduler's OpportunisticBatching feature gate in both test cases (on by default since 1.35)")
+	summarize = flag.Bool("summarize", false,
+		"run nothing: write throughput.json from the samples earlier runs appended to <bench-out>/"+samplesFile)
 )
 
 // Filled by BenchmarkPerfScheduling, summarized by TestMain.
@@ -58,10 +60,21 @@ func TestMain(m *testing.M) {
 		_ = os.Setenv("ARTIFACTS", filepath.Join(out, "logs"))
 	}
 
+	if *summarize {
+		all, err := ReadSamples(filepath.Join(out, samplesFile))
+		if err == nil {
+			err = writeSummaries(out, all)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	collectAbandonedCaches()
 	code := m.Run()
 	if code == 0 && benchRuns > 0 {
-		if err := writeSummaries(out); err != nil {
+		if err := AppendSamples(filepath.Join(out, samplesFile), samples); err != nil {
 			fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
 			code = 1
 		}
@@ -70,8 +83,9 @@ func TestMain(m *testing.M) {
 }
 
 // BenchmarkPerfScheduling runs performance-config.yaml: the default and gpu-scheduler test cases,
-// each workload the label filter selects. Go runs it once and each of its sub-benchmarks -count
-// times in a row: default's runs come first, gpu-scheduler's after them.
+// each workload the label filter selects; -test.bench picks one. hack/bench-throughput.sh runs each
+// profile in a process of its own: scheduler_perf keeps every workload's scheduler reachable until the
+// process ends, and a run beside an earlier run's heap is slower.
 func BenchmarkPerfScheduling(b *testing.B) {
 	if err := os.MkdirAll(os.Getenv("ARTIFACTS"), 0o755); err != nil {
 		b.Fatal(err)
@@ -156,7 +170,7 @@ func readPerfConfig() ([]map[string]any, error) {
 
 // writeSummaries prints each measured workload's summary and writes it to throughput-<variant>.json;
 // throughput.json gets the largest.
-func writeSummaries(out string) error {
+func writeSummaries(out string, samples []Sample) error {
 	workloads := map[string]bool{}
 	for _, s := range samples {
 		workloads[s.Workload] = true

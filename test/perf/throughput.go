@@ -10,6 +10,7 @@
 package perf
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -120,6 +121,44 @@ type Sample struct {
 	// PodsPerSecond is scheduler_perf's SchedulingThroughput "Average": the mean of its one-second
 	// samples of scheduled Pods.
 	PodsPerSecond float64
+}
+
+// samplesFile collects, one JSON object a line, the samples of the processes of one
+// hack/bench-throughput.sh command.
+const samplesFile = "samples.jsonl"
+
+// AppendSamples appends samples to path, one JSON object a line.
+func AppendSamples(path string, samples []Sample) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(f)
+	for _, s := range samples {
+		if err := enc.Encode(s); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	return f.Close()
+}
+
+// ReadSamples reads what AppendSamples wrote.
+func ReadSamples(path string) ([]Sample, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []Sample
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for dec.More() {
+		var s Sample
+		if err := dec.Decode(&s); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 // dataItems is the part of scheduler_perf's data items file read here.

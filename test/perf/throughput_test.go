@@ -221,3 +221,28 @@ func TestSummaryNamesBatching(t *testing.T) {
 		t.Errorf("batching off: file %q, line %q", s.FileVariant(), s.String())
 	}
 }
+
+// The samples of a command's processes add up in one file, in order.
+func TestAppendAndReadSamples(t *testing.T) {
+	path := filepath.Join(t.TempDir(), samplesFile)
+	first := []Sample{{ProfileDefault, "5000Nodes_10000Pods", 120.5}}
+	second := []Sample{{ProfileGPUScheduler, "5000Nodes_10000Pods", 130.25}, {ProfileGPUScheduler, "500Nodes_1000Pods", 300}}
+	for _, s := range [][]Sample{first, second} {
+		if err := AppendSamples(path, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := ReadSamples(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := append(first, second...); !reflect.DeepEqual(got, want) {
+		t.Errorf("read %+v, want %+v", got, want)
+	}
+	if err := os.WriteFile(path, []byte("{not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadSamples(path); err == nil || !strings.Contains(err.Error(), samplesFile) {
+		t.Errorf("a broken file: %v, want an error naming it", err)
+	}
+}
