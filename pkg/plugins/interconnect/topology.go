@@ -74,6 +74,12 @@ type member struct {
 
 // planGang plans the Pod's gang: nil for a Pod in no gang. A required level no domain can satisfy
 // makes the Pod unschedulable with a reason naming the level and the gang's size.
+//
+// That rejection is UnschedulableAndUnresolvable: preemption cannot make room for a gang. Its dry
+// runs re-run Filter with this plugin's PreFilter state, which a rejected PreFilter never wrote,
+// and PreFilterExtensions is nil, so evicting Pods is never simulated against the plan (and one
+// eviction would not place a gang anyway). The gang still gets its room when it comes: EventsToRegister
+// requeues it when an assigned Pod leaves or a node joins or changes domain.
 func (pl *Interconnect) planGang(pod *v1.Pod, nodes []fwk.NodeInfo) (*gangPlan, *fwk.Status) {
 	group, ok := pod.Labels[v1alpha1.PodGroupLabel]
 	if !ok || len(pl.levels) == 0 {
@@ -120,7 +126,7 @@ func (pl *Interconnect) planGang(pod *v1.Pod, nodes []fwk.NodeInfo) (*gangPlan, 
 		plan.restrict = pl.domainNodes(required, anchor, nodes)
 		return plan, nil
 	}
-	return nil, fwk.NewStatus(fwk.Unschedulable, fmt.Sprintf("no %s domain has room for the whole gang %s (%d more pods of %s)",
+	return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, fmt.Sprintf("no %s domain has room for the whole gang %s (%d more pods of %s)",
 		pl.levels[required].Name, group, remaining, m))
 }
 
