@@ -115,6 +115,51 @@ func TestParseArgs(t *testing.T) {
 	}
 }
 
+// TestSharedFlagNames checks that every mode takes --nodes, --pods, --seeds and --profiles, and that
+// gangs' old names are a command-line error naming the new one, in every mode.
+func TestSharedFlagNames(t *testing.T) {
+	parse := func(mode string, args []string) error {
+		if mode == ModeGangs {
+			_, err := ParseGangsArgs(args, io.Discard)
+			return err
+		}
+		_, err := ParseArgs(mode, args, io.Discard)
+		return err
+	}
+	shared := []string{"--nodes", "c.yaml", "--pods", "p.yaml", "--seeds", "7", "--profiles", "gpu-scheduler", "--out", "o"}
+	for _, mode := range []string{ModeInflate, ModeReplay, ModeGangs} {
+		t.Run(mode, func(t *testing.T) {
+			if err := parse(mode, shared); err != nil {
+				t.Errorf("shared names: %v", err)
+			}
+			// A value that looks like an old name is a value.
+			if err := parse(mode, append([]string{"--out", "--seed"}, shared[:8]...)); err != nil {
+				t.Errorf("--out --seed: %v", err)
+			}
+			for _, tc := range []struct {
+				args []string
+				want string
+			}{
+				{[]string{"--cluster", "c.yaml"}, "--cluster was renamed --nodes"},
+				{[]string{"--jobs", "j.yaml"}, "--jobs was renamed --pods"},
+				{[]string{"--seed", "7"}, "--seed was renamed --seeds"},
+				{[]string{"--seed=7"}, "--seed was renamed --seeds"},
+				{[]string{"-profile", "gpu-scheduler"}, "--profile was renamed --profiles"},
+				{[]string{"--nodes", "c.yaml", "--profile=gpu-scheduler"}, "--profile was renamed --profiles"},
+			} {
+				code, _, stderr := run(t, append([]string{mode}, tc.args...)...)
+				if code != 2 || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "not defined") {
+					t.Errorf("%v: exit %d, want 2 and %q:\n%s", tc.args, code, tc.want, stderr)
+				}
+			}
+		})
+	}
+	// After a boolean flag, the next argument is a flag, not its value.
+	if err := parse(ModeInflate, append([]string{"--strict", "--seed", "7"}, shared...)); err == nil || err.Error() != "--seed was renamed --seeds" {
+		t.Errorf("--strict --seed: %v", err)
+	}
+}
+
 func TestResolveProfiles(t *testing.T) {
 	names := func(t *testing.T, profiles []string, config string, set bool) ([]string, error) {
 		t.Helper()

@@ -33,8 +33,8 @@ const MaxGenerate = sim.MaxGangJobs
 
 // GangsOptions is one parsed gangs command line.
 type GangsOptions struct {
-	Cluster      string
-	Jobs         string
+	Nodes        string // cluster YAML
+	Pods         string // gang jobs YAML, or "" with Generate
 	Generate     int
 	Seed         int64
 	Load         float64
@@ -45,18 +45,18 @@ type GangsOptions struct {
 }
 
 // GangsUsage is the gangs subcommand's help.
-const GangsUsage = `Usage: gpu-sim gangs --cluster FILE (--jobs FILE | --generate N [--load 0.9] [--mean-duration 3600])
-                     [--seed 42] [--config FILE] [--profile gpu-scheduler] --out DIR
+const GangsUsage = `Usage: gpu-sim gangs --nodes FILE (--pods FILE | --generate N [--load 0.9] [--mean-duration 3600])
+                     [--seeds 42] [--config FILE] [--profiles gpu-scheduler] --out DIR
 
 Gang jobs (PodGroups, all or nothing) in time: a job arrives, is placed whole with ScheduleGang or
 waits in a FIFO queue, retried (head first, every job that fits) whenever jobs finish. Two profiles:
---profile of --config, and "coscheduling": the same profile with Interconnect's topologyLevels empty
-(plain Coscheduling: all or nothing, but blind to where members land). Reports per profile the share
-of multi-pod jobs inside one domain of each topology level the cluster's nodes carry, jobs whose
-required level was broken, job wait (mean, p95), GPU allocation over time and jobs never placed;
-writes DIR/gangs-summary.json and DIR/gangs-timeline-<profile>.csv.
+the one --profiles names in --config, and "coscheduling": the same profile with Interconnect's
+topologyLevels empty (plain Coscheduling: all or nothing, but blind to where members land). Reports per
+profile the share of multi-pod jobs inside one domain of each topology level the cluster's nodes carry,
+jobs whose required level was broken, job wait (mean, p95), GPU allocation over time and jobs never
+placed; writes DIR/gangs-summary.json and DIR/gangs-timeline-<profile>.csv.
 
-Jobs YAML (examples/sim/gang-jobs.yaml):
+--pods, a gang jobs YAML (examples/sim/gang-jobs.yaml):
   jobs:
   - name: llm             # required; with count, jobs llm-0 .. llm-(count-1)
     count: 4
@@ -70,7 +70,8 @@ Jobs YAML (examples/sim/gang-jobs.yaml):
 
 --generate N: N jobs of 1..8 pods x 1/2/4/8 GPUs (uniform), multi-pod jobs requiring one ib-fabric or
 preferring one ib-leaf (even odds), Poisson arrivals offering --load x the cluster's GPUs, exponential
-durations of mean --mean-duration seconds (at least 60); the same --seed makes the same jobs.
+durations of mean --mean-duration seconds (at least 60); the same seed makes the same jobs. gangs runs
+one seed (--seeds 42): to compare several, run it once per seed.
 
 Flags:
 `
@@ -78,14 +79,14 @@ Flags:
 func newGangsFlagSet(o *GangsOptions, output io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("gpu-sim gangs", flag.ContinueOnError)
 	fs.SetOutput(output)
-	fs.StringVar(&o.Cluster, "cluster", "", "cluster YAML with topology labels on the nodes (required)")
-	fs.StringVar(&o.Jobs, "jobs", "", "gang jobs YAML (or --generate)")
-	fs.IntVar(&o.Generate, "generate", 0, "generate this many jobs instead of --jobs")
-	fs.Int64Var(&o.Seed, "seed", 42, "seed of the generator and of the ties between equally scored nodes")
+	fs.StringVar(&o.Nodes, "nodes", "", "cluster YAML with topology labels on the nodes (required)")
+	fs.StringVar(&o.Pods, "pods", "", "gang jobs YAML (or --generate)")
+	fs.IntVar(&o.Generate, "generate", 0, "generate this many jobs instead of reading --pods")
+	fs.String("seeds", "42", `the seed of --generate and of the ties between equally scored nodes: one, e.g. "42" (gangs refuses a range or list)`)
 	fs.Float64Var(&o.Load, "load", 0.9, "--generate: offered load, a multiple of the cluster's GPUs")
 	fs.Float64Var(&o.MeanDuration, "mean-duration", 3600, "--generate: mean job duration, seconds")
-	fs.StringVar(&o.Config, "config", DefaultConfig, "KubeSchedulerConfiguration holding --profile")
-	fs.StringVar(&o.Profile, "profile", "gpu-scheduler", "profile of --config to compare with plain coscheduling")
+	fs.StringVar(&o.Config, "config", DefaultConfig, "KubeSchedulerConfiguration holding --profiles")
+	fs.String("profiles", "gpu-scheduler", "the profile of --config to compare with plain coscheduling (one name)")
 	fs.StringVar(&o.Out, "out", "", "directory for gangs-summary.json and the timelines (required)")
 	fs.Usage = func() {
 		fmt.Fprint(output, GangsUsage)
@@ -98,31 +99,35 @@ func newGangsFlagSet(o *GangsOptions, output io.Writer) *flag.FlagSet {
 func ParseGangsArgs(args []string, output io.Writer) (*GangsOptions, error) {
 	o := &GangsOptions{}
 	fs := newGangsFlagSet(o, output)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q (flags take the form --name value)", fs.Arg(0))
+	seeds, profiles, err := parseListFlags(fs)
+	if err != nil {
+		return nil, err
 	}
+	if len(seeds) > 1 {
+		return nil, fmt.Errorf("--seeds %s: gangs runs one seed; run it once per seed", fs.Lookup("seeds").Value)
+	}
+	if len(profiles) != 1 {
+		return nil, fmt.Errorf("--profiles %q: gangs compares one profile of --config with its plain-Coscheduling twin", fs.Lookup("profiles").Value)
+	}
+	o.Seed, o.Profile = seeds[0], profiles[0]
 	switch {
-	case o.Cluster == "":
-		return nil, errors.New("--cluster is required")
-	case o.Jobs == "" && o.Generate == 0:
-		return nil, errors.New("--jobs FILE or --generate N is required")
-	case o.Jobs != "" && o.Generate != 0:
-		return nil, errors.New("--jobs and --generate are mutually exclusive")
+	case o.Nodes == "":
+		return nil, errors.New("--nodes is required")
+	case o.Pods == "" && o.Generate == 0:
+		return nil, errors.New("--pods FILE or --generate N is required")
+	case o.Pods != "" && o.Generate != 0:
+		return nil, errors.New("--pods and --generate are mutually exclusive")
 	case o.Generate < 0 || o.Generate > MaxGenerate:
 		return nil, fmt.Errorf("--generate %d: want 1 to %d", o.Generate, MaxGenerate)
-	case o.Seed < 0:
-		return nil, fmt.Errorf("--seed %d: want 0 or more", o.Seed)
 	case !(o.Load > 0) || o.Load > 100 || math.IsInf(o.Load, 0):
 		return nil, fmt.Errorf("--load %v: want a number above 0 and at most 100", o.Load)
 	case !(o.MeanDuration >= 1) || math.IsInf(o.MeanDuration, 0) || o.MeanDuration > 1e9:
 		return nil, fmt.Errorf("--mean-duration %v: want 1 to 1e9 seconds", o.MeanDuration)
 	case o.Config == "":
 		return nil, errors.New("--config is empty")
-	case o.Profile == "":
-		return nil, errors.New("--profile is empty")
 	case o.Out == "":
 		return nil, errors.New("--out is required")
 	}
@@ -155,7 +160,7 @@ type GangsSummary struct {
 	Runs      []*sim.GangResult `json:"runs"`
 }
 
-// GangProfiles returns --profile of the config file and its plain-Coscheduling twin.
+// GangProfiles returns --profiles of the config file and its plain-Coscheduling twin.
 func GangProfiles(configPath, name string) ([]sim.Profile, error) {
 	ps, err := sim.LoadProfiles(configPath)
 	if err != nil {
@@ -190,12 +195,12 @@ func RunGangs(ctx context.Context, o *GangsOptions, stdout, stderr io.Writer, ve
 		return nil, err
 	}
 	levels := sim.TopologyLevels(profiles[0])
-	if f, err := DetectFormat(o.Cluster); err != nil || f != FormatYAML {
-		return nil, fmt.Errorf("--cluster %s: want a cluster YAML file (.yaml/.yml)", o.Cluster)
+	if f, err := DetectFormat(o.Nodes); err != nil || f != FormatYAML {
+		return nil, fmt.Errorf("--nodes %s: want a cluster YAML file (.yaml/.yml)", o.Nodes)
 	}
-	nodes, err := trace.LoadClusterYAML(o.Cluster)
+	nodes, err := trace.LoadClusterYAML(o.Nodes)
 	if err != nil {
-		return nil, fmt.Errorf("--cluster: %w", err)
+		return nil, fmt.Errorf("--nodes: %w", err)
 	}
 	var gpus int64
 	for _, n := range nodes {
@@ -203,22 +208,22 @@ func RunGangs(ctx context.Context, o *GangsOptions, stdout, stderr io.Writer, ve
 		gpus += q.Value()
 	}
 	if gpus == 0 {
-		return nil, fmt.Errorf("--cluster %s: the cluster has no GPUs (%s)", o.Cluster, gpu.ResourceName)
+		return nil, fmt.Errorf("--nodes %s: the cluster has no GPUs (%s)", o.Nodes, gpu.ResourceName)
 	}
-	sum := &GangsSummary{Mode: ModeGangs, Version: version, Cluster: o.Cluster, NodeCount: len(nodes), GPUTotal: gpus,
+	sum := &GangsSummary{Mode: ModeGangs, Version: version, Cluster: o.Nodes, NodeCount: len(nodes), GPUTotal: gpus,
 		Seed: o.Seed, Config: o.Config}
 	var jobs []sim.GangJob
-	if o.Jobs != "" {
-		if jobs, err = sim.LoadGangJobsYAML(o.Jobs); err != nil {
-			return nil, fmt.Errorf("--jobs: %w", err)
+	if o.Pods != "" {
+		if jobs, err = sim.LoadGangJobsYAML(o.Pods); err != nil {
+			return nil, fmt.Errorf("--pods: %w", err)
 		}
-		sum.Jobs = o.Jobs
+		sum.Jobs = o.Pods
 	} else {
 		jobs = sim.GenerateGangJobs(o.Generate, o.Seed, gpus, o.Load, o.MeanDuration)
 		sum.Generate = &GangsGenerate{Jobs: o.Generate, Seed: o.Seed, Load: o.Load, MeanDuration: o.MeanDuration}
 	}
 	if err := sim.CheckGangJobLevels(jobs, levels); err != nil {
-		return nil, fmt.Errorf("--jobs: %w", err)
+		return nil, fmt.Errorf("--pods: %w", err)
 	}
 	sum.JobCount = len(jobs)
 	for i := range jobs {
@@ -232,7 +237,7 @@ func RunGangs(ctx context.Context, o *GangsOptions, stdout, stderr io.Writer, ve
 		return nil, fmt.Errorf("--out: %w", err)
 	}
 	fmt.Fprintf(stderr, "gpu-sim gangs: %d nodes, %d GPUs (%s); %d jobs (%d of several pods), %d GPUs in all; profiles %s, %s; seed %d\n",
-		len(nodes), gpus, o.Cluster, len(jobs), sum.MultiPod, sum.JobGPUs, profiles[0].Name, profiles[1].Name, o.Seed)
+		len(nodes), gpus, o.Nodes, len(jobs), sum.MultiPod, sum.JobGPUs, profiles[0].Name, profiles[1].Name, o.Seed)
 	for _, p := range profiles {
 		res, err := sim.RunGangs(ctx, p, nodes, jobs, levels, o.Seed, nil)
 		if err != nil {

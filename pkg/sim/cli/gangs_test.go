@@ -28,7 +28,7 @@ func readGangsSummary(t *testing.T, dir string) map[string]any {
 
 func TestGangsExamples(t *testing.T) {
 	out := t.TempDir()
-	code, stdout, stderr := run(t, "gangs", "--cluster", gangCluster, "--jobs", gangJobs, "--config", repoConfig, "--out", out)
+	code, stdout, stderr := run(t, "gangs", "--nodes", gangCluster, "--pods", gangJobs, "--config", repoConfig, "--out", out)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
@@ -74,7 +74,7 @@ func TestGangsExamples(t *testing.T) {
 func TestGangsGenerate(t *testing.T) {
 	a, b := t.TempDir(), t.TempDir()
 	for _, out := range []string{a, b} {
-		if code, _, stderr := run(t, "gangs", "--cluster", gangCluster, "--generate", "60", "--seed", "3", "--config", repoConfig, "--out", out); code != 0 {
+		if code, _, stderr := run(t, "gangs", "--nodes", gangCluster, "--generate", "60", "--seeds", "3", "--config", repoConfig, "--out", out); code != 0 {
 			t.Fatalf("exit %d\n%s", code, stderr)
 		}
 	}
@@ -108,14 +108,18 @@ func TestGangsErrors(t *testing.T) {
 		code int
 		err  string
 	}{
-		{"no cluster", []string{"gangs", "--jobs", gangJobs, "--out", out}, 2, "--cluster is required"},
-		{"no jobs", []string{"gangs", "--cluster", gangCluster, "--out", out}, 2, "--jobs FILE or --generate N is required"},
-		{"both", []string{"gangs", "--cluster", gangCluster, "--jobs", gangJobs, "--generate", "5", "--out", out}, 2, "mutually exclusive"},
-		{"bad load", []string{"gangs", "--cluster", gangCluster, "--generate", "5", "--load", "0", "--out", out}, 2, "--load 0"},
-		{"no out", []string{"gangs", "--cluster", gangCluster, "--generate", "5"}, 2, "--out is required"},
-		{"csv cluster", []string{"gangs", "--cluster", "nodes.csv", "--generate", "5", "--config", repoConfig, "--out", out}, 1, "want a cluster YAML"},
-		{"unknown level", []string{"gangs", "--cluster", gangCluster, "--jobs", bad, "--config", repoConfig, "--out", out}, 1, `unknown topology level "spine"`},
-		{"unknown profile", []string{"gangs", "--cluster", gangCluster, "--generate", "5", "--config", repoConfig, "--profile", "x", "--out", out}, 1, `no profile "x"`},
+		{"no nodes", []string{"gangs", "--pods", gangJobs, "--out", out}, 2, "--nodes is required"},
+		{"no jobs", []string{"gangs", "--nodes", gangCluster, "--out", out}, 2, "--pods FILE or --generate N is required"},
+		{"both", []string{"gangs", "--nodes", gangCluster, "--pods", gangJobs, "--generate", "5", "--out", out}, 2, "mutually exclusive"},
+		{"several seeds", []string{"gangs", "--nodes", gangCluster, "--generate", "5", "--seeds", "1-3", "--out", out}, 2, "--seeds 1-3: gangs runs one seed; run it once per seed"},
+		{"bad seeds", []string{"gangs", "--nodes", gangCluster, "--generate", "5", "--seeds", "x", "--out", out}, 2, `--seeds: "x" is not a seed`},
+		{"several profiles", []string{"gangs", "--nodes", gangCluster, "--generate", "5", "--profiles", "a,b", "--out", out}, 2, `--profiles "a,b": gangs compares one profile`},
+		{"no profile", []string{"gangs", "--nodes", gangCluster, "--generate", "5", "--profiles", "", "--out", out}, 2, `--profiles "": gangs compares one profile`},
+		{"bad load", []string{"gangs", "--nodes", gangCluster, "--generate", "5", "--load", "0", "--out", out}, 2, "--load 0"},
+		{"no out", []string{"gangs", "--nodes", gangCluster, "--generate", "5"}, 2, "--out is required"},
+		{"csv cluster", []string{"gangs", "--nodes", "nodes.csv", "--generate", "5", "--config", repoConfig, "--out", out}, 1, "want a cluster YAML"},
+		{"unknown level", []string{"gangs", "--nodes", gangCluster, "--pods", bad, "--config", repoConfig, "--out", out}, 1, `unknown topology level "spine"`},
+		{"unknown profile", []string{"gangs", "--nodes", gangCluster, "--generate", "5", "--config", repoConfig, "--profiles", "x", "--out", out}, 1, `no profile "x"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := run(t, tc.args...)

@@ -56,7 +56,8 @@ Usage:
                   [--ratio 1.3] [--parallel N] [--strict] --out DIR
   gpu-sim replay  --nodes FILE --pods FILE [--config FILE] [--profiles a,b] [--seeds 42]
                   [--retry-cap 64] [--parallel N] [--strict] --out DIR
-  gpu-sim gangs   --cluster FILE (--jobs FILE | --generate N) [--seed 42] [--config FILE] --out DIR
+  gpu-sim gangs   --nodes FILE (--pods FILE | --generate N) [--seeds 42] [--config FILE]
+                  [--profiles gpu-scheduler] --out DIR
   gpu-sim --version
   gpu-sim <mode> --help
 
@@ -68,6 +69,9 @@ Modes:
            FIFO queue until deletions free room. Reports queueing delay and allocation over time.
   gangs    gang jobs (PodGroups, all or nothing) in time, gpu-scheduler vs plain coscheduling (its
            profile without topology levels): jobs inside one leaf/fabric, wait, allocation.
+
+Every mode names its inputs alike: --nodes the cluster, --pods the workload (for gangs, the gang jobs),
+--seeds the seed(s) and --profiles the profile(s) to run.
 
 Inputs (by extension): .csv is an openb node or pod list (bad rows are skipped and counted, or an
 error with --strict); .yaml/.yml is gpu-sim's cluster or workload format (pkg/sim/trace/README.md).
@@ -120,23 +124,17 @@ func ParseArgs(mode string, args []string, output io.Writer) (*Options, error) {
 	}
 	o := &Options{Mode: mode}
 	fs := newFlagSet(mode, o, output)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q (flags take the form --name value)", fs.Arg(0))
-	}
-	var err error
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "config" {
 			o.ConfigSet = true
 		}
 	})
-	if o.Seeds, err = ParseSeeds(fs.Lookup("seeds").Value.String()); err != nil {
-		return nil, fmt.Errorf("--seeds: %w", err)
-	}
-	if o.Profiles, err = ParseProfileList(fs.Lookup("profiles").Value.String()); err != nil {
-		return nil, fmt.Errorf("--profiles: %w", err)
+	var err error
+	if o.Seeds, o.Profiles, err = parseListFlags(fs); err != nil {
+		return nil, err
 	}
 	switch {
 	case o.Nodes == "":
@@ -157,6 +155,59 @@ func ParseArgs(mode string, args []string, output io.Writer) (*Options, error) {
 		return nil, fmt.Errorf("--retry-cap %d: want 1 or more", o.RetryCap)
 	}
 	return o, nil
+}
+
+// renamedFlags maps the flag names gangs had before the modes shared one vocabulary to their
+// replacements: an old name gets an error naming the new one rather than "flag provided but not defined".
+var renamedFlags = map[string]string{"cluster": "nodes", "jobs": "pods", "seed": "seeds", "profile": "profiles"}
+
+// parseFlags parses args into fs, refusing renamed flags and positional arguments.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := checkRenamedFlags(fs, args); err != nil {
+		return err
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (flags take the form --name value)", fs.Arg(0))
+	}
+	return nil
+}
+
+// checkRenamedFlags walks args as fs.Parse will (skipping the values of fs's flags, stopping at the
+// first positional argument or "--") and fails on a name in renamedFlags.
+func checkRenamedFlags(fs *flag.FlagSet, args []string) error {
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		if len(arg) < 2 || arg[0] != '-' || arg == "--" {
+			return nil
+		}
+		name, _, hasValue := strings.Cut(strings.TrimPrefix(arg[1:], "-"), "=")
+		if to, ok := renamedFlags[name]; ok {
+			return fmt.Errorf("--%s was renamed --%s", name, to)
+		}
+		if f := fs.Lookup(name); f != nil && !hasValue && !isBoolFlag(f) {
+			i++
+		}
+	}
+	return nil
+}
+
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// parseListFlags reads the --seeds and --profiles every mode declares as strings.
+func parseListFlags(fs *flag.FlagSet) (seeds []int64, profiles []string, err error) {
+	if seeds, err = ParseSeeds(fs.Lookup("seeds").Value.String()); err != nil {
+		return nil, nil, fmt.Errorf("--seeds: %w", err)
+	}
+	if profiles, err = ParseProfileList(fs.Lookup("profiles").Value.String()); err != nil {
+		return nil, nil, fmt.Errorf("--profiles: %w", err)
+	}
+	return seeds, profiles, nil
 }
 
 // ParseSeeds reads "42", "42-51", "1,5,9" or a mix ("1,5-7"): non-negative integers, each once.

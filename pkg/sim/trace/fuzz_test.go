@@ -36,6 +36,7 @@ func FuzzOpenBPods(f *testing.F) {
 	}
 	f.Add([]byte(podHeader + "p,1,0,1,5,A|B,LS,Running,1,,\n"))
 	f.Add([]byte(shortPodHeader + "p,1,1,8,1000\nq,-1,1,2,500\n"))
+	f.Add([]byte(podHeader + "\"p\",1,0,1,5,\"A|B\",\"L,S\",\"a \"\"b\"\"\",1,,\nq,1,\"1\n\",0,0,,,,0,,\n"))
 	f.Add([]byte(podHeader + "p,1,1,1,1001,,,,0,0,0\np,1,1,0,0,,,,0,0,0\n"))
 	f.Add([]byte(nodeHeader))
 	f.Fuzz(func(t *testing.T, data []byte) {

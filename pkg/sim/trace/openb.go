@@ -3,6 +3,7 @@ package trace
 import (
 	"bufio"
 	"bytes"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -73,8 +74,10 @@ func LoadOpenBPods(path string, opts Options) ([]Pod, []RowError, error) {
 // gpu > 0, gpu.ResourceName as capacity and allocatable, the kubernetes.io/hostname label, and the
 // model, when not empty, as the gpu.DefaultModelLabel label.
 //
-// A bad header, an I/O error or an over-long line is always an error. A bad row is an error (a
-// *RowError) unless opts.Lenient, which skips it and returns it among the skips.
+// Fields may be quoted as in RFC 4180 (a comma inside, "" for a quote). A bad header, an I/O error, an
+// over-long line or a quoted field that runs on past its line and goes wrong there (skipping it would
+// drop the rows it swallowed) is always an error. A bad row, malformed quotes within one line included,
+// is an error (a *RowError) unless opts.Lenient, which skips it and returns it among the skips.
 func ReadOpenBNodes(r io.Reader, source string, opts Options) ([]*v1.Node, []RowError, error) {
 	rows := newCSVRows(r, source)
 	header, err := rows.header()
@@ -84,33 +87,8 @@ func ReadOpenBNodes(r io.Reader, source string, opts Options) ([]*v1.Node, []Row
 	if !equalColumns(header, openBNodeColumns) {
 		return nil, nil, rows.headerError(header, "an openb node list", openBNodeColumns)
 	}
-	var (
-		nodes []*v1.Node
-		skips []RowError
-		seen  = make(map[string]struct{})
-	)
-	for {
-		fields, err := rows.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		node, rerr := parseOpenBNode(rows, fields, seen)
-		if rerr != nil {
-			if !opts.Lenient {
-				return nil, nil, rerr
-			}
-			skips = append(skips, *rerr)
-			continue
-		}
-		if len(nodes) == MaxObjects {
-			return nil, nil, rows.rowError("", "", fmt.Sprintf("more than %d nodes", MaxObjects))
-		}
-		nodes = append(nodes, node)
-	}
-	return nodes, skips, nil
+	seen := make(map[string]struct{})
+	return readRows(rows, opts, "nodes", func(f []string) (*v1.Node, *RowError) { return parseOpenBNode(rows, f, seen) })
 }
 
 func parseOpenBNode(rows *csvRows, f []string, seen map[string]struct{}) (*v1.Node, *RowError) {
@@ -182,33 +160,40 @@ func ReadOpenBPods(r io.Reader, source string, opts Options) ([]Pod, []RowError,
 	default:
 		return nil, nil, rows.headerError(header, "an openb pod list", openBPodColumns, openBShortPodColumns)
 	}
+	seen := make(map[string]struct{})
+	return readRows(rows, opts, "pods", func(f []string) (Pod, *RowError) { return parseOpenBPod(rows, f, len(columns), seen) })
+}
+
+// readRows parses the rows after the header with parse. A bad row is an error unless opts.Lenient,
+// which skips it and returns it among the skips.
+func readRows[T any](rows *csvRows, opts Options, kind string, parse func(fields []string) (T, *RowError)) ([]T, []RowError, error) {
 	var (
-		pods  []Pod
+		out   []T
 		skips []RowError
-		seen  = make(map[string]struct{})
 	)
 	for {
 		fields, err := rows.next()
 		if err == io.EOF {
-			break
+			return out, skips, nil
 		}
-		if err != nil {
+		var rerr *RowError
+		if err == nil {
+			var v T
+			if v, rerr = parse(fields); rerr == nil {
+				if len(out) == MaxObjects {
+					return nil, nil, rows.rowError("", "", fmt.Sprintf("more than %d %s", MaxObjects, kind))
+				}
+				out = append(out, v)
+				continue
+			}
+		} else if !errors.As(err, &rerr) {
 			return nil, nil, err
 		}
-		pod, rerr := parseOpenBPod(rows, fields, len(columns), seen)
-		if rerr != nil {
-			if !opts.Lenient {
-				return nil, nil, rerr
-			}
-			skips = append(skips, *rerr)
-			continue
+		if !opts.Lenient {
+			return nil, nil, rerr
 		}
-		if len(pods) == MaxObjects {
-			return nil, nil, rows.rowError("", "", fmt.Sprintf("more than %d pods", MaxObjects))
-		}
-		pods = append(pods, pod)
+		skips = append(skips, *rerr)
 	}
-	return pods, skips, nil
 }
 
 func parseOpenBPod(rows *csvRows, f []string, ncol int, seen map[string]struct{}) (Pod, *RowError) {
@@ -317,48 +302,113 @@ func checkNodeName(name string) string {
 	return ""
 }
 
-// csvRows reads the simple comma-separated lines of the openb trace: no quoting, fields trimmed of
-// spaces, blank lines and a UTF-8 byte order mark ignored, CRLF accepted.
+// csvRows reads the rows of an openb file with encoding/csv: quoted fields may hold commas, fields are
+// trimmed of spaces, blank lines and a leading UTF-8 byte order mark are ignored, CRLF is accepted.
 type csvRows struct {
-	sc     *bufio.Scanner
+	csv    *csv.Reader
+	in     *bufio.Reader
+	lines  *lineLimitReader
 	source string
-	line   int
+	line   int // where the current row starts
 }
 
 func newCSVRows(r io.Reader, source string) *csvRows {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), maxLineBytes)
-	return &csvRows{sc: sc, source: source}
+	lines := &lineLimitReader{r: r, line: 1}
+	in := bufio.NewReaderSize(lines, 64<<10)
+	c := csv.NewReader(in) // reads from in itself: in is already a large enough *bufio.Reader
+	c.FieldsPerRecord = -1 // a wrong column count is a bad row, reported by the row parsers
+	c.TrimLeadingSpace = true
+	c.ReuseRecord = true // the parsers keep field strings, never the slice
+	return &csvRows{csv: c, in: in, lines: lines, source: source}
 }
 
-// next returns the fields of the next non-blank line, or io.EOF.
+// next returns the fields of the next row that is not blank, or io.EOF.
 func (r *csvRows) next() ([]string, error) {
-	for r.sc.Scan() {
-		r.line++
-		b := r.sc.Bytes()
-		if r.line == 1 {
-			b = bytes.TrimPrefix(b, []byte("\uFEFF"))
+	for {
+		fields, err := r.csv.Read()
+		if err != nil {
+			return nil, r.readError(err)
 		}
-		s := strings.TrimSpace(string(b))
-		if s == "" {
+		r.line, _ = r.csv.FieldPos(0)
+		if len(fields) == 1 && strings.TrimSpace(fields[0]) == "" {
 			continue
 		}
-		fields := strings.Split(s, ",")
 		for i := range fields {
 			fields[i] = strings.TrimSpace(fields[i])
 		}
 		return fields, nil
 	}
-	if err := r.sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, fmt.Errorf("%s:%d: line longer than %d bytes", r.source, r.line+1, maxLineBytes)
-		}
-		return nil, fmt.Errorf("%s:%d: %w", r.source, r.line+1, err)
-	}
-	return nil, io.EOF
 }
 
+// readError turns an error of the CSV reader into next's: io.EOF as is, a row whose quotes are
+// malformed within its own line into a bad row (a *RowError), anything else into an error naming the
+// line. A quoted field that runs on over later lines before going wrong is such an error, not a bad
+// row: skipping it would silently drop the rows it swallowed.
+func (r *csvRows) readError(err error) error {
+	var (
+		pe      *csv.ParseError
+		tooLong *lineTooLongError
+	)
+	switch {
+	case err == io.EOF:
+		return err
+	case errors.As(err, &tooLong):
+		return fmt.Errorf("%s:%d: line longer than %d bytes", r.source, tooLong.line, maxLineBytes)
+	case errors.As(err, &pe) && (pe.Err == csv.ErrQuote || pe.Err == csv.ErrBareQuote):
+		r.line = pe.StartLine
+		if pe.Line > pe.StartLine {
+			return fmt.Errorf("%s:%d: the quoted field opened on this line is unclosed or malformed at line %d (a stray '\"'?); not skipped: the rows in between would be lost",
+				r.source, pe.StartLine, pe.Line)
+		}
+		if pe.Err == csv.ErrBareQuote {
+			return r.rowError("", "", `'"' in an unquoted field (quote the whole field, with "" for each '"' inside)`)
+		}
+		return r.rowError("", "", `malformed quoted field (want "..." then a comma or the line's end, with "" for each '"' inside)`)
+	}
+	return fmt.Errorf("%s:%d: %w", r.source, r.lines.line, err)
+}
+
+// lineLimitReader fails on a line longer than maxLineBytes, before encoding/csv buffers all of it.
+type lineLimitReader struct {
+	r      io.Reader
+	line   int // the line being read, 1-based
+	length int // its bytes read so far
+}
+
+type lineTooLongError struct{ line int }
+
+func (e *lineTooLongError) Error() string { return fmt.Sprintf("line %d too long", e.line) }
+
+func (l *lineLimitReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	for rest := p[:n]; ; {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			l.length += len(rest)
+		} else {
+			l.length += i
+		}
+		if l.length > maxLineBytes {
+			return n, &lineTooLongError{line: l.line}
+		}
+		if i < 0 {
+			return n, err
+		}
+		l.line++
+		l.length = 0
+		rest = rest[i+1:]
+	}
+}
+
+// utf8BOM is the byte order mark some spreadsheets write at the start of a UTF-8 file.
+var utf8BOM = []byte("\uFEFF")
+
 func (r *csvRows) header() ([]string, error) {
+	if b, err := r.in.Peek(len(utf8BOM)); bytes.Equal(b, utf8BOM) {
+		r.in.Discard(len(utf8BOM))
+	} else if err != nil && err != io.EOF {
+		return nil, fmt.Errorf("%s:1: %w", r.source, err)
+	}
 	h, err := r.next()
 	if err == io.EOF {
 		return nil, fmt.Errorf("%s: empty file, want a header line", r.source)

@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -159,6 +160,23 @@ func BenchmarkLoadOpenBDefault(b *testing.B) {
 	for b.Loop() {
 		w, err := LoadOpenB(filepath.Join(dir, "openb_node_list_gpu_node.csv"), filepath.Join(dir, "openb_pod_list_default.csv"), Options{Lenient: true})
 		if err != nil || len(w.Pods) != 8152 {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReadOpenBPodsDefault reads the default pod list from memory: the CSV reader and the Pod
+// objects, without the disk.
+func BenchmarkReadOpenBPodsDefault(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join(openBDir(b), "openb_pod_list_default.csv"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		pods, _, err := ReadOpenBPods(bytes.NewReader(data), "openb_pod_list_default.csv", Options{})
+		if err != nil || len(pods) != 8152 {
 			b.Fatal(err)
 		}
 	}

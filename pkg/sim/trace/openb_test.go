@@ -93,6 +93,7 @@ func TestOpenBPodMapping(t *testing.T) {
 		{"no deletion", "p,6000,12288,0,0,,LS,Running,10,,", false, "", "", "", 0, "6", "12Gi", 10, NoTime},
 		{"short layout", "p,16200,66560,2,1000", true, "2", "", "", 2000, "16200m", "65Gi", 0, NoTime},
 		{"spaces and CR", " p , 6000 ,12288,1,460\r", true, "", "0.46", "", 460, "6", "12Gi", 0, NoTime},
+		{"quoted fields", `"p","6000", "12288",1,460,"V100M16|V100M32",LS,Running,10,20,11`, false, "", "0.46", "V100M16|V100M32", 460, "6", "12Gi", 10, 20},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,7 +171,9 @@ func TestOpenBPodBadRows(t *testing.T) {
 		{"bad name", "P_1,1,1,0,0" + goodPodRowTimes, "name", "not a valid name (lower case alphanumerics, '-' and '.', at most 253 characters)"},
 		{"empty name", ",1,1,0,0" + goodPodRowTimes, "name", "empty name"},
 		{"bad gpu_spec", "p,1,1,1,1000,V100||T4,LS,Running,10,20,11", "gpu_spec", "want GPU models (label values) separated by '|'"},
-		{"quoted field", `p,1,1,1,1000,"V100",LS,Running,10,20,11`, "gpu_spec", "want GPU models (label values) separated by '|'"},
+		{"quoted bad gpu_spec", `p,1,1,1,1000,"V100,T4",LS,Running,10,20,11`, "gpu_spec", "want GPU models (label values) separated by '|'"},
+		{"quote inside an unquoted field", `p,1,1,0,0,,L"S,Running,10,20,11`, "", `'"' in an unquoted field (quote the whole field, with "" for each '"' inside)`},
+		{"text after a closing quote", `p,1,1,0,0,,"LS"x,Running,10,20,11`, "", `malformed quoted field (want "..." then a comma or the line's end, with "" for each '"' inside)`},
 		{"missing creation", "p,1,1,0,0,,LS,Running,,20,11", "creation_time", "empty, want a non-negative integer"},
 		{"deletion before creation", "p,1,1,0,0,,LS,Running,30,20,11", "deletion_time", "before creation_time"},
 		{"bad scheduled", "p,1,1,0,0,,LS,Running,10,20,x", "scheduled_time", "not an integer"},
@@ -201,6 +204,52 @@ func TestOpenBPodBadRows(t *testing.T) {
 				t.Errorf("lenient skip %+v, strict error %+v", skips[0], *rerr)
 			}
 		})
+	}
+}
+
+func TestOpenBQuotedComma(t *testing.T) {
+	input := podHeader + `p,1,1,0,0,,"LS, pinned","Running ""hot""",10,20,11` + "\n" + `q,1,1,0,0,,"two` + "\n" + `lines",Running,10,20,11` + "\nr,1,1,0,0" + goodPodRowTimes + "\n"
+	pods, skips, err := ReadOpenBPods(strings.NewReader(input), "x.csv", Options{})
+	if err != nil || len(skips) != 0 || len(pods) != 3 {
+		t.Fatalf("got %d pods, skips %v, err %v", len(pods), skips, err)
+	}
+	if p := pods[0]; p.QoS != "LS, pinned" || p.Phase != `Running "hot"` || p.CreatedAt != 10 || p.DeletedAt != 20 {
+		t.Errorf("qos %q, phase %q, times %d..%d", p.QoS, p.Phase, p.CreatedAt, p.DeletedAt)
+	}
+	if pods[1].QoS != "two\nlines" {
+		t.Errorf("a quoted field over two lines: qos %q", pods[1].QoS)
+	}
+
+	// A bad row after the two-line one is named by its own line.
+	_, _, err = ReadOpenBPods(strings.NewReader(input+"s,-1,1,0,0"+goodPodRowTimes+"\n"), "x.csv", Options{})
+	if err == nil || !strings.HasPrefix(err.Error(), "x.csv:6: column cpu_milli") {
+		t.Errorf("row after a two-line row: %v", err)
+	}
+}
+
+// A quote opened and never properly closed swallows the lines after it: the read fails, strict or
+// lenient, naming where the field opened, rather than skip one "row" and lose the rows inside it.
+func TestOpenBUnclosedQuote(t *testing.T) {
+	for _, tt := range []struct{ name, rows, want string }{
+		{"to the end", `p,1,1,0,0,,"LS,Running,10,20,11` + "\nq,1,1,0,0" + goodPodRowTimes + "\nr,1,1,0,0" + goodPodRowTimes + "\n", "x.csv:3: the quoted field opened on this line is unclosed or malformed at line 5"},
+		{"to the next quote", `p,1,1,0,0,,"LS,Running,10,20,11` + "\nq,1,1,0,0,,\"LS\",Running,10,20,11\nr,1,1,0,0" + goodPodRowTimes + "\n", "x.csv:3: the quoted field opened on this line is unclosed or malformed at line 4"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			input := podHeader + "ok,1,1,0,0" + goodPodRowTimes + "\n" + tt.rows
+			for _, lenient := range []bool{false, true} {
+				pods, skips, err := ReadOpenBPods(strings.NewReader(input), "x.csv", Options{Lenient: lenient})
+				var rerr *RowError
+				if err == nil || errors.As(err, &rerr) || !strings.HasPrefix(err.Error(), tt.want) || pods != nil || skips != nil {
+					t.Errorf("lenient=%v: %d pods, skips %v, err %v; want an error starting %q", lenient, len(pods), skips, err, tt.want)
+				}
+			}
+		})
+	}
+	// On the last line, nothing follows to lose: a bad row like any other.
+	input := podHeader + "ok,1,1,0,0" + goodPodRowTimes + "\n" + `p,1,1,0,0,,"LS,Running,10,20,11` + "\n"
+	pods, skips, err := ReadOpenBPods(strings.NewReader(input), "x.csv", Options{Lenient: true})
+	if err != nil || len(pods) != 1 || len(skips) != 1 || skips[0].Line != 3 {
+		t.Errorf("last line: %d pods, skips %v, err %v", len(pods), skips, err)
 	}
 }
 
@@ -259,7 +308,11 @@ func TestOpenBHeaders(t *testing.T) {
 		{"empty", "", true, "empty file"},
 		{"blank", "\n\n  \n", false, "empty file"},
 		{"other CSV", "a,b,c\n", true, `header "a,b,c": an openb pod list needs the header`},
-		{"long line", strings.Repeat("x", maxLineBytes+1), true, "line longer than"},
+		{"long line", strings.Repeat("x", maxLineBytes+1), true, "f.csv:1: line longer than"},
+		{"long row", podHeader + "\n" + strings.Repeat("x", maxLineBytes+1), true, "f.csv:3: line longer than"},
+		{"long quoted field", podHeader + `p,1,1,0,0,,"` + strings.Repeat("x", maxLineBytes+1) + `",Running,10,20,11`, true, "f.csv:2: line longer than"},
+		{"quoted header", `"sn,cpu_milli",memory_mib,gpu,model` + "\n", false, `header "sn,cpu_milli,memory_mib,gpu,model"`},
+		{"malformed header", `sn,cpu"_milli,memory_mib,gpu,model` + "\n", false, `f.csv:1: '"' in an unquoted field`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -276,10 +329,12 @@ func TestOpenBHeaders(t *testing.T) {
 			}
 		})
 	}
-	// A byte order mark, upper case and trailing blank lines are fine.
-	nodes, _, err := ReadOpenBNodes(strings.NewReader("\uFEFFSN,CPU_MILLI,memory_mib,gpu,model\r\nn,1,1,0,\r\n\n\n"), "f.csv", Options{})
-	if err != nil || len(nodes) != 1 {
-		t.Errorf("BOM header: %d nodes, %v", len(nodes), err)
+	// A byte order mark (before a quote too), upper case and trailing blank lines are fine.
+	for _, input := range []string{"\uFEFFSN,CPU_MILLI,memory_mib,gpu,model\r\nn,1,1,0,\r\n\n\n", "\uFEFF\"sn\",cpu_milli,memory_mib,gpu,model\nn,1,1,0,\n"} {
+		nodes, _, err := ReadOpenBNodes(strings.NewReader(input), "f.csv", Options{})
+		if err != nil || len(nodes) != 1 {
+			t.Errorf("BOM header %q: %d nodes, %v", input, len(nodes), err)
+		}
 	}
 }
 

@@ -62,7 +62,8 @@ type Workload struct {
 // Options controls how the openb readers treat rows they cannot use.
 type Options struct {
 	// Lenient skips bad rows and reports them instead of failing on the first one. The header, I/O
-	// errors and over-long lines still fail. gpu-sim's CLI is lenient by default.
+	// errors, over-long lines and a quoted field running on past its line still fail. gpu-sim's CLI is
+	// lenient by default.
 	Lenient bool
 }
 
