@@ -41,7 +41,7 @@ dev-cluster: build tools ## The demo cluster left running for kubectl (Ctrl-C st
 	bin/gpu-demo --keep $(DEMO_FLAGS)
 
 unit: ## Run the unit tests only (no control plane).
-	$(GO) test -count=1 ./pkg/... ./cmd/... ./manifests/...
+	$(GO) test -count=1 ./pkg/... ./cmd/... ./manifests/... ./test/docs/...
 
 bench: ## Plugin micro-benchmarks beside NodeResourcesFit, then scheduler_perf throughput (short): default vs gpu-scheduler.
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 $(BENCH_PKGS)

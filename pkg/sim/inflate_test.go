@@ -20,7 +20,7 @@ func openbDir(t testing.TB) string {
 
 // TestInflateOpenBDefault runs the published experiment on the default trace with every built-in
 // profile; it takes minutes, so it runs only with GPU_SIM_FULL=1 (gpu-sim's own figures come from
-// the CLI, see docs/benchmarks.md).
+// the CLI, see docs/results.md).
 func TestInflateOpenBDefault(t *testing.T) {
 	if os.Getenv("GPU_SIM_FULL") == "" {
 		t.Skip("set GPU_SIM_FULL=1 to run the full openb experiment")

@@ -142,7 +142,7 @@ profiles:
 // names with a per-seed random prefix; its scores are coarse (a sigmoid of the change in
 // fragmentation, truncated to an integer), so ties are common and that fixed order packs them. With
 // random ties instead, our FGD profile placed 80.8% of GPUs on openb gpushare100 (seeds 42-51)
-// against the paper's 86.6% (docs/benchmarks.md).
+// against the paper's 86.6% (docs/design.md).
 var orderedTies = map[string]bool{"fgd": true}
 
 // BaselineProfile decodes a built-in baseline by name.

@@ -46,7 +46,7 @@ var (
 // gaugeCollector serves the GPU gauges of the last report. A report builds every sample once, in
 // label order, and swaps them in whole, so a scrape only encodes them and the registry's sort finds
 // them in order: about 1 µs a sample, where a GaugeVec's children cost 2.7 times as much (a
-// 5,000-node cluster has 20,000; docs/benchmarks.md). A scrape never sees a report half done either.
+// 5,000-node cluster has 20,000; docs/results.md). A scrape never sees a report half done either.
 type gaugeCollector struct {
 	metrics.BaseStableCollector
 	samples atomic.Pointer[[]metrics.Metric]

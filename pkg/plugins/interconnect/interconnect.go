@@ -43,9 +43,12 @@ const (
 	preFilterStateKey fwk.StateKey = "PreFilter" + Name
 	preScoreStateKey  fwk.StateKey = "PreScore" + Name
 
-	// reasonMissingPrefix starts the reason for a node lacking a required interconnect; the
-	// interconnect's name completes it, once per interconnect in New.
-	reasonMissingPrefix = "node(s) lack the required interconnect "
+	// ReasonMissingInterconnect is Filter's reason for a node lacking a required interconnect, the
+	// format of the one New builds for each interconnect from its name.
+	ReasonMissingInterconnect = "node(s) lack the required interconnect %s"
+	// ReasonNoGangDomain is PreFilter's reason for a gang that no domain of its required level can
+	// hold: the format of the level, the gang, the members still to place and each one's demand.
+	ReasonNoGangDomain = "no %s domain has room for the whole gang %s (%d more pods of %s)"
 )
 
 // set is a bit set over the configured interconnects, in configuration order.
@@ -102,7 +105,7 @@ func buildPlugin(obj runtime.Object) (*Interconnect, error) {
 	pl := &Interconnect{types: args.Interconnects, byName: make(map[string]set, len(args.Interconnects)), levels: args.TopologyLevels}
 	for i, ic := range args.Interconnects {
 		pl.byName[ic.Name] = 1 << i
-		pl.missingReasons = append(pl.missingReasons, reasonMissingPrefix+ic.Name)
+		pl.missingReasons = append(pl.missingReasons, fmt.Sprintf(ReasonMissingInterconnect, ic.Name))
 	}
 	return pl, nil
 }

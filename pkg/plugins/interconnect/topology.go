@@ -126,7 +126,7 @@ func (pl *Interconnect) planGang(pod *v1.Pod, nodes []fwk.NodeInfo) (*gangPlan, 
 		plan.restrict = pl.domainNodes(required, anchor, nodes)
 		return plan, nil
 	}
-	return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, fmt.Sprintf("no %s domain has room for the whole gang %s (%d more pods of %s)",
+	return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, fmt.Sprintf(ReasonNoGangDomain,
 		pl.levels[required].Name, group, remaining, m))
 }
 

@@ -11,19 +11,19 @@ const DefaultWindowSize int32 = 2000
 
 // DefaultStrandedPercent counts a GPU left without its CPU or memory as half fragmented: on openb
 // (seeds 42-51) 50 placed more GPUs than 0 on default, cpu250 and gpushare100 (+0.18 to +0.36) and
-// kept the other two level, where 100 lost 0.16 on multigpu50 (docs/benchmarks.md). Half, too,
+// kept the other two level, where 100 lost 0.16 on multigpu50 (docs/design.md). Half, too,
 // because smaller Pods may still use it.
 const DefaultStrandedPercent int32 = 50
 
 // DefaultScarcityPercent prices GPU models in full: on openb gpuspec33 that placed 94.3% of GPUs
-// where FGD's measure alone placed 87-88% (docs/benchmarks.md).
+// where FGD's measure alone placed 87-88% (docs/design.md).
 const DefaultScarcityPercent int32 = 100
 
 var (
 	// DefaultCPUPerGPU is about what a GPU Pod asks per GPU: openb's GPU Pods ask 10.9 cores per GPU
 	// on average, and its most common GPU node (G2, like an 8-GPU p4d) has 12 per GPU. Less lets
 	// CPU-only Pods strand GPUs where CPU is scarce (openb cpu250: 94.28% allocated at 2 cores,
-	// 94.87% at 12; docs/benchmarks.md).
+	// 94.87% at 12; docs/design.md).
 	DefaultCPUPerGPU = resource.MustParse("12")
 	// DefaultMemoryPerGPU likewise: openb's GPU Pods ask 40Gi per GPU, G2 has 48Gi per GPU.
 	DefaultMemoryPerGPU = resource.MustParse("48Gi")
