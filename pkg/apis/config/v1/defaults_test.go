@@ -125,6 +125,55 @@ func TestAntiStrandingArgsDefaults(t *testing.T) {
 	}
 }
 
+func int32Ptr(i int32) *int32 { return &i }
+
+func TestGPUFragmentationArgsDefaults(t *testing.T) {
+	shapes := []v1.WorkloadShape{{CPU: resource.MustParse("8"), Memory: resource.MustParse("32Gi"), GPUs: 1, Weight: 3}}
+	type want struct {
+		windowSize, strandedPercent, scarcityPercent int32
+		modelLabel                                   string
+		workload                                     []v1.WorkloadShape
+	}
+	defaults := want{windowSize: 2000, strandedPercent: 50, scarcityPercent: 100, modelLabel: "nvidia.com/gpu.product"}
+	tests := []struct {
+		name string
+		in   *v1.GPUFragmentationArgs
+		want want
+	}{
+		{name: "unset", in: &v1.GPUFragmentationArgs{}, want: defaults},
+		{name: "set", in: &v1.GPUFragmentationArgs{WindowSize: int32Ptr(500), ModelLabel: strPtr("example.com/gpu-model"),
+			StrandedPercent: int32Ptr(25), ScarcityPercent: int32Ptr(75), Workload: shapes},
+			want: want{windowSize: 500, strandedPercent: 25, scarcityPercent: 75, modelLabel: "example.com/gpu-model", workload: shapes}},
+		// 0 is FGD as published for both percentages, and an empty label or window is validation's to
+		// reject: zero values are kept, not replaced by the defaults.
+		{name: "set to zero", in: &v1.GPUFragmentationArgs{WindowSize: int32Ptr(0), ModelLabel: strPtr(""),
+			StrandedPercent: int32Ptr(0), ScarcityPercent: int32Ptr(0)}, want: want{}},
+		{name: "only the workload set", in: &v1.GPUFragmentationArgs{Workload: shapes},
+			want: want{windowSize: 2000, strandedPercent: 50, scarcityPercent: 100, modelLabel: "nvidia.com/gpu.product", workload: shapes}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := defaulted(t, tt.in, v1.SetDefaults_GPUFragmentationArgs)
+			if got.WindowSize == nil || *got.WindowSize != tt.want.windowSize {
+				t.Errorf("WindowSize = %v, want %d", got.WindowSize, tt.want.windowSize)
+			}
+			if got.ModelLabel == nil || *got.ModelLabel != tt.want.modelLabel {
+				t.Errorf("ModelLabel = %v, want %q", got.ModelLabel, tt.want.modelLabel)
+			}
+			if got.StrandedPercent == nil || *got.StrandedPercent != tt.want.strandedPercent {
+				t.Errorf("StrandedPercent = %v, want %d", got.StrandedPercent, tt.want.strandedPercent)
+			}
+			if got.ScarcityPercent == nil || *got.ScarcityPercent != tt.want.scarcityPercent {
+				t.Errorf("ScarcityPercent = %v, want %d", got.ScarcityPercent, tt.want.scarcityPercent)
+			}
+			// No default workload: without one, the plugin learns it.
+			if !apiequality.Semantic.DeepEqual(got.Workload, tt.want.workload) {
+				t.Errorf("Workload = %+v, want %+v", got.Workload, tt.want.workload)
+			}
+		})
+	}
+}
+
 // roundTrip converts versioned to internal and back through the scheme, checks the internal object
 // against wantInternal and that the versioned object comes back unchanged.
 func roundTrip(t *testing.T, versioned, internal, back, wantInternal runtime.Object) {
@@ -162,9 +211,21 @@ func TestConversionRoundTrip(t *testing.T) {
 		roundTrip(t, &v1.AntiStrandingArgs{CPUPerGPU: qty("1500m"), MemoryPerGPU: qty("12Gi")}, &config.AntiStrandingArgs{}, &v1.AntiStrandingArgs{},
 			&config.AntiStrandingArgs{CPUPerGPU: resource.MustParse("1500m"), MemoryPerGPU: resource.MustParse("12Gi")})
 	})
+	t.Run("GPUFragmentationArgs", func(t *testing.T) {
+		roundTrip(t, &v1.GPUFragmentationArgs{WindowSize: int32Ptr(500), ModelLabel: strPtr("example.com/gpu-model"),
+			StrandedPercent: int32Ptr(0), ScarcityPercent: int32Ptr(75), Workload: []v1.WorkloadShape{
+				{CPU: resource.MustParse("8"), Memory: resource.MustParse("32Gi"), GPUs: 2, Models: []string{"A100", "H100"}, Weight: 3},
+				{CPU: resource.MustParse("4"), Memory: resource.MustParse("16Gi"), GPUFraction: "0.5", Weight: 1},
+			}}, &config.GPUFragmentationArgs{}, &v1.GPUFragmentationArgs{},
+			&config.GPUFragmentationArgs{WindowSize: 500, ModelLabel: "example.com/gpu-model", StrandedPercent: 0, ScarcityPercent: 75,
+				Workload: []config.WorkloadShape{
+					{CPU: resource.MustParse("8"), Memory: resource.MustParse("32Gi"), GPUs: 2, Models: []string{"A100", "H100"}, Weight: 3},
+					{CPU: resource.MustParse("4"), Memory: resource.MustParse("16Gi"), GPUFraction: "0.5", Weight: 1},
+				}})
+	})
 	t.Run("defaulted args", func(t *testing.T) {
-		model, ic, as := &v1.GPUModelArgs{}, &v1.InterconnectArgs{}, &v1.AntiStrandingArgs{}
-		for _, obj := range []runtime.Object{model, ic, as} {
+		model, ic, as, frag := &v1.GPUModelArgs{}, &v1.InterconnectArgs{}, &v1.AntiStrandingArgs{}, &v1.GPUFragmentationArgs{}
+		for _, obj := range []runtime.Object{model, ic, as, frag} {
 			scheme.Default(obj)
 		}
 		roundTrip(t, model, &config.GPUModelArgs{}, &v1.GPUModelArgs{}, &config.GPUModelArgs{ModelLabel: "nvidia.com/gpu.product"})
@@ -181,6 +242,8 @@ func TestConversionRoundTrip(t *testing.T) {
 		}})
 		roundTrip(t, as, &config.AntiStrandingArgs{}, &v1.AntiStrandingArgs{},
 			&config.AntiStrandingArgs{CPUPerGPU: resource.MustParse("12"), MemoryPerGPU: resource.MustParse("48Gi")})
+		roundTrip(t, frag, &config.GPUFragmentationArgs{}, &v1.GPUFragmentationArgs{},
+			&config.GPUFragmentationArgs{WindowSize: 2000, ModelLabel: "nvidia.com/gpu.product", StrandedPercent: 50, ScarcityPercent: 100})
 	})
 }
 

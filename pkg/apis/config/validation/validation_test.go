@@ -179,3 +179,73 @@ func TestValidateAntiStrandingArgs(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateGPUFragmentationArgs(t *testing.T) {
+	const (
+		p        = "pluginConfig.X.args."
+		workload = p + "workload[0]."
+	)
+	valid := func() *config.GPUFragmentationArgs {
+		return &config.GPUFragmentationArgs{WindowSize: 2000, ModelLabel: "nvidia.com/gpu.product", StrandedPercent: 50, ScarcityPercent: 100}
+	}
+	shape := func(change func(*config.WorkloadShape)) func(*config.GPUFragmentationArgs) {
+		return func(a *config.GPUFragmentationArgs) {
+			s := config.WorkloadShape{CPU: resource.MustParse("8"), Memory: resource.MustParse("32Gi"), GPUs: 1, Models: []string{"A100"}, Weight: 1}
+			change(&s)
+			a.Workload = []config.WorkloadShape{s}
+		}
+	}
+	tests := []struct {
+		name   string
+		change func(*config.GPUFragmentationArgs)
+		want   []fieldErr
+	}{
+		{name: "defaults", change: func(*config.GPUFragmentationArgs) {}},
+		{name: "window of one Pod", change: func(a *config.GPUFragmentationArgs) { a.WindowSize = 1 }},
+		{name: "window at the bound", change: func(a *config.GPUFragmentationArgs) { a.WindowSize = MaxWindowSize }},
+		{name: "window of zero", change: func(a *config.GPUFragmentationArgs) { a.WindowSize = 0 }, want: []fieldErr{{field.ErrorTypeInvalid, p + "windowSize"}}},
+		{name: "negative window", change: func(a *config.GPUFragmentationArgs) { a.WindowSize = -1 }, want: []fieldErr{{field.ErrorTypeInvalid, p + "windowSize"}}},
+		{name: "window above the bound", change: func(a *config.GPUFragmentationArgs) { a.WindowSize = MaxWindowSize + 1 }, want: []fieldErr{{field.ErrorTypeInvalid, p + "windowSize"}}},
+		{name: "empty model label", change: func(a *config.GPUFragmentationArgs) { a.ModelLabel = "" }, want: []fieldErr{{field.ErrorTypeRequired, p + "modelLabel"}}},
+		{name: "bad model label", change: func(a *config.GPUFragmentationArgs) { a.ModelLabel = "gpu model" }, want: []fieldErr{{field.ErrorTypeInvalid, p + "modelLabel"}}},
+		{name: "FGD as published", change: func(a *config.GPUFragmentationArgs) { a.StrandedPercent, a.ScarcityPercent = 0, 0 }},
+		{name: "negative strandedPercent", change: func(a *config.GPUFragmentationArgs) { a.StrandedPercent = -1 }, want: []fieldErr{{field.ErrorTypeInvalid, p + "strandedPercent"}}},
+		{name: "strandedPercent above 100", change: func(a *config.GPUFragmentationArgs) { a.StrandedPercent = 101 }, want: []fieldErr{{field.ErrorTypeInvalid, p + "strandedPercent"}}},
+		{name: "negative scarcityPercent", change: func(a *config.GPUFragmentationArgs) { a.ScarcityPercent = -1 }, want: []fieldErr{{field.ErrorTypeInvalid, p + "scarcityPercent"}}},
+		{name: "scarcityPercent above 100", change: func(a *config.GPUFragmentationArgs) { a.ScarcityPercent = 101 }, want: []fieldErr{{field.ErrorTypeInvalid, p + "scarcityPercent"}}},
+		{name: "whole-GPU shape", change: shape(func(*config.WorkloadShape) {})},
+		{name: "CPU-only shape", change: shape(func(s *config.WorkloadShape) { s.GPUs, s.Models = 0, nil })},
+		{name: "shared-GPU shape", change: shape(func(s *config.WorkloadShape) { s.GPUs, s.GPUFraction = 0, "0.25" })},
+		{name: "shape of 64 GPUs", change: shape(func(s *config.WorkloadShape) { s.GPUs = 64 })},
+		{name: "negative CPU", change: shape(func(s *config.WorkloadShape) { s.CPU = resource.MustParse("-1") }), want: []fieldErr{{field.ErrorTypeInvalid, workload + "cpu"}}},
+		{name: "CPU above the bound", change: shape(func(s *config.WorkloadShape) { s.CPU = resource.MustParse("100001") }), want: []fieldErr{{field.ErrorTypeInvalid, workload + "cpu"}}},
+		{name: "negative memory", change: shape(func(s *config.WorkloadShape) { s.Memory = resource.MustParse("-1Gi") }), want: []fieldErr{{field.ErrorTypeInvalid, workload + "memory"}}},
+		{name: "memory above the bound", change: shape(func(s *config.WorkloadShape) { s.Memory = resource.MustParse("2Pi") }), want: []fieldErr{{field.ErrorTypeInvalid, workload + "memory"}}},
+		{name: "negative GPUs", change: shape(func(s *config.WorkloadShape) { s.GPUs = -1 }), want: []fieldErr{{field.ErrorTypeInvalid, workload + "gpus"}}},
+		{name: "65 GPUs", change: shape(func(s *config.WorkloadShape) { s.GPUs = 65 }), want: []fieldErr{{field.ErrorTypeInvalid, workload + "gpus"}}},
+		{name: "GPUs and a fraction", change: shape(func(s *config.WorkloadShape) { s.GPUFraction = "0.5" }), want: []fieldErr{{field.ErrorTypeInvalid, workload + "gpuFraction"}}},
+		{name: "fraction of a whole GPU", change: shape(func(s *config.WorkloadShape) { s.GPUs, s.GPUFraction = 0, "1.0" }), want: []fieldErr{{field.ErrorTypeInvalid, workload + "gpuFraction"}}},
+		{name: "fraction of four decimals", change: shape(func(s *config.WorkloadShape) { s.GPUs, s.GPUFraction = 0, "0.1234" }), want: []fieldErr{{field.ErrorTypeInvalid, workload + "gpuFraction"}}},
+		{name: "weight zero", change: shape(func(s *config.WorkloadShape) { s.Weight = 0 }), want: []fieldErr{{field.ErrorTypeInvalid, workload + "weight"}}},
+		{name: "bad model", change: shape(func(s *config.WorkloadShape) { s.Models = []string{"A100", "not a label value"} }), want: []fieldErr{{field.ErrorTypeInvalid, workload + "models[1]"}}},
+		{name: "several errors at once", change: func(a *config.GPUFragmentationArgs) {
+			a.WindowSize, a.ModelLabel, a.StrandedPercent, a.ScarcityPercent = 0, "", 101, -1
+			shape(func(s *config.WorkloadShape) { s.CPU, s.GPUs, s.Weight = resource.MustParse("-1"), -1, 0 })(a)
+		}, want: []fieldErr{
+			{field.ErrorTypeInvalid, p + "windowSize"},
+			{field.ErrorTypeRequired, p + "modelLabel"},
+			{field.ErrorTypeInvalid, p + "strandedPercent"},
+			{field.ErrorTypeInvalid, p + "scarcityPercent"},
+			{field.ErrorTypeInvalid, workload + "cpu"},
+			{field.ErrorTypeInvalid, workload + "gpus"},
+			{field.ErrorTypeInvalid, workload + "weight"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := valid()
+			tt.change(args)
+			check(t, ValidateGPUFragmentationArgs(root, args), tt.want)
+		})
+	}
+}
