@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -15,22 +14,19 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-	"sigs.k8s.io/yaml"
+
+	"github.com/gpu-scheduler/gpu-scheduler/test/util/controlplane"
 )
 
 const (
 	schedulerConfig = "config/scheduler-config.yaml" // relative to the repository root
-	// serviceCIDR is the apiserver's service range; its first address is the kubernetes Service.
-	serviceCIDR = "10.96.0.0/16"
 	// stopGrace is how long each process gets between SIGTERM and SIGKILL.
 	stopGrace = 10 * time.Second
 	// schedulerReadyTimeout bounds gpu-scheduler's start (informers synced): seconds when all is well.
@@ -44,8 +40,16 @@ type demo struct {
 	start          time.Time
 
 	binDir  string
-	ownsDir bool    // the runtime directory is this run's: teardown cleans it
-	procs   []*proc // in start order; stopped in reverse
+	ownsDir bool                       // the runtime directory is this run's: teardown cleans it
+	cp      *controlplane.ControlPlane // etcd and kube-apiserver
+	procs   []*controlplane.Process    // kwok and gpu-scheduler, in start order; stopped in reverse
+
+	// schedulerArgs is how gpu-scheduler was started, from the repository root: the restart command
+	// --keep prints.
+	schedulerArgs []string
+	// up is set once the cluster is up and, with --keep, the instructions are printed: from then on
+	// gpu-scheduler may stop and be restarted by hand without stopping the cluster.
+	up atomic.Bool
 
 	// failed is set when the demo failed on its own (a process died, a step failed), as opposed to
 	// being interrupted.
@@ -92,7 +96,7 @@ func (d *demo) run(parent context.Context) (err error) {
 	if err := d.startKWOK(); err != nil {
 		return err
 	}
-	if err := d.installCRDs(setupCtx, d.restConfig); err != nil {
+	if err := d.installCRDs(setupCtx); err != nil {
 		return err
 	}
 	nodes, err := d.createNodes(setupCtx)
@@ -129,6 +133,7 @@ func (d *demo) run(parent context.Context) (err error) {
 		return nil
 	}
 	cancel() // --timeout covers the start-up only
+	d.up.Store(true)
 	d.printHints()
 	<-ctx.Done()
 	if parent.Err() != nil {
@@ -161,15 +166,23 @@ func (d *demo) prepare() error {
 	}
 	d.binDir, _ = filepath.Abs(d.binDir)
 
-	var missing []string
-	for _, f := range []string{"etcd", "kube-apiserver", "kwok", "kwok-stages/stages.yaml", "gpu-scheduler"} {
-		st, err := os.Stat(filepath.Join(d.binDir, f))
-		if err != nil || st.IsDir() || (!strings.HasSuffix(f, ".yaml") && st.Mode().Perm()&0o111 == 0) {
-			missing = append(missing, filepath.Join(d.binDir, f))
+	apiServer, err := controlplane.APIServerPath(controlplane.Options{}, d.binDir)
+	if err != nil {
+		return err
+	}
+	kwok, stages := controlplane.KWOKFiles(d.binDir)
+	sched, _ := controlplane.SchedulerBinary(d.binDir)
+	var problems []string
+	if err := controlplane.CheckBinaries(d.binDir, apiServer); err != nil {
+		problems = append(problems, err.Error())
+	}
+	for _, f := range []string{kwok, stages, sched} {
+		if st, err := os.Stat(f); err != nil || st.IsDir() {
+			problems = append(problems, f+" missing")
 		}
 	}
-	if len(missing) > 0 {
-		return fmt.Errorf("missing: %s: run `make build tools` first", strings.Join(missing, ", "))
+	if len(problems) > 0 {
+		return fmt.Errorf("%s: run `make build tools` first", strings.Join(problems, "; "))
 	}
 	if _, err := os.Stat(filepath.Join(o.root, schedulerConfig)); err != nil {
 		return fmt.Errorf("scheduler config: %w", err)
@@ -194,7 +207,7 @@ func (d *demo) prepare() error {
 	if err := os.RemoveAll(o.dir); err != nil {
 		return fmt.Errorf("cleaning %s: %w", o.dir, err)
 	}
-	for _, sub := range []string{"logs", "etcd-data", "pki"} {
+	for _, sub := range []string{"logs", "auth"} {
 		if err := os.MkdirAll(filepath.Join(o.dir, sub), 0o700); err != nil {
 			return err
 		}
@@ -207,34 +220,39 @@ func (d *demo) prepare() error {
 	return nil
 }
 
-// startProc starts bin/<bin> from the repository root and registers it for teardown; if it exits on
-// its own the run is cancelled with its log tail.
-func (d *demo) startProc(name, bin string, args ...string) (*proc, error) {
-	p, err := startProc(name, filepath.Join(d.binDir, bin), d.opts.root, filepath.Join(d.opts.dir, "logs"), args,
-		func(p *proc, err error) { d.crash(exitError(p, err)) })
-	if err != nil {
-		return nil, err
+// onExit cancels the run when a process it started exits on its own, except gpu-scheduler once a
+// --keep cluster is up: the user may stop and restart it by hand.
+func (d *demo) onExit(p *controlplane.Process, err error) {
+	if p.Name == "gpu-scheduler" && d.opts.keep && d.up.Load() {
+		d.logf("gpu-scheduler exited (%v); the cluster keeps running. Start it again with:\n  %s", errors.Unwrap(err), d.restartCommand())
+		return
 	}
-	d.procs = append(d.procs, p)
-	return p, nil
+	d.crash(err)
 }
 
-// teardown stops every process in reverse start order and removes the etcd data. Logs stay.
+// teardown stops kwok and gpu-scheduler in reverse start order, then the control plane (which
+// removes its etcd data). Logs stay.
 func (d *demo) teardown() error {
 	if !d.ownsDir {
 		return nil
 	}
 	var errs []error
-	if len(d.procs) > 0 {
-		d.logf("stopping %d processes", len(d.procs))
-		for i := len(d.procs) - 1; i >= 0; i-- {
-			if err := d.procs[i].stop(stopGrace); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		d.procs = nil
+	if len(d.procs) > 0 || d.cp != nil {
+		d.logf("stopping")
 	}
-	for _, f := range []string{"etcd-data", "gpu-demo.pid"} {
+	for i := len(d.procs) - 1; i >= 0; i-- {
+		if err := d.procs[i].Stop(stopGrace); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	d.procs = nil
+	if d.cp != nil {
+		if err := d.cp.Stop(); err != nil {
+			errs = append(errs, err)
+		}
+		d.cp = nil
+	}
+	for _, f := range []string{"gpu-demo.pid", "gpu-scheduler.pid"} {
 		if err := os.RemoveAll(filepath.Join(d.opts.dir, f)); err != nil {
 			errs = append(errs, err)
 		}
@@ -246,131 +264,59 @@ func (d *demo) teardown() error {
 	return errors.Join(errs...)
 }
 
-// startControlPlane starts etcd and kube-apiserver and writes the admin kubeconfig.
+// startControlPlane starts etcd and kube-apiserver on --port, with the static token of
+// config/local-kubeconfig.yaml (gpu-scheduler's) as a cluster admin, and writes the admin
+// kubeconfig to the runtime directory.
 func (d *demo) startControlPlane(ctx context.Context) error {
 	dir := d.opts.dir
-	ports, err := freePorts(2)
-	if err != nil {
-		return err
-	}
-	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
-	peerURL := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
-	if _, err := d.startProc("etcd", "etcd",
-		"--name=default",
-		"--data-dir="+filepath.Join(dir, "etcd-data"),
-		"--listen-client-urls="+etcdURL, "--advertise-client-urls="+etcdURL,
-		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
-		"--initial-cluster=default="+peerURL,
-		"--unsafe-no-fsync=true", // a throw-away cluster: no fsync, much faster on a busy disk
-		"--log-level=warn"); err != nil {
-		return err
-	}
-	err = waitFor(ctx, "etcd at "+etcdURL, 100*time.Millisecond, func(ctx context.Context) (bool, error) {
-		body, code, err := httpGet(ctx, http.DefaultClient, etcdURL+"/health", "")
-		return err == nil && code == http.StatusOK && strings.Contains(body, `"true"`), err
-	})
-	if err != nil {
-		return err
-	}
-	d.logf("etcd ready on %s", etcdURL)
-
-	_, svcNet, _ := net.ParseCIDR(serviceCIDR)
-	svcIP := append(net.IP(nil), svcNet.IP.To4()...)
-	svcIP[3]++
-	p, err := writePKI(filepath.Join(dir, "pki"), svcIP)
-	if err != nil {
-		return fmt.Errorf("generating certificates: %w", err)
-	}
-
-	// Static tokens: the one in config/local-kubeconfig.yaml (gpu-scheduler reads it) and a fresh
-	// admin token for the kubeconfig in the runtime directory. Both are cluster admins: this
-	// throw-away cluster has no other users.
 	schedToken, err := localKubeconfigToken(filepath.Join(d.opts.root, "config", "local-kubeconfig.yaml"))
 	if err != nil {
 		return err
 	}
-	adminToken := randomToken()
-	tokenFile := filepath.Join(dir, "pki", "tokens.csv")
-	tokens := fmt.Sprintf("%s,gpu-scheduler-dev,gpu-scheduler-dev,\"system:masters\"\n%s,dev-admin,dev-admin,\"system:masters\"\n",
-		schedToken, adminToken)
+	tokenFile := filepath.Join(dir, "auth", "tokens.csv")
+	tokens := fmt.Sprintf("%s,gpu-scheduler-dev,gpu-scheduler-dev,\"system:masters\"\n", schedToken)
 	if err := os.WriteFile(tokenFile, []byte(tokens), 0o600); err != nil {
 		return err
 	}
-
-	d.apiURL = fmt.Sprintf("https://127.0.0.1:%d", d.opts.port)
-	if _, err := d.startProc("kube-apiserver", "kube-apiserver",
-		"--etcd-servers="+etcdURL,
-		"--bind-address=127.0.0.1",
-		"--advertise-address=127.0.0.1",
-		fmt.Sprintf("--secure-port=%d", d.opts.port),
-		"--cert-dir="+filepath.Join(dir, "pki"),
-		"--tls-cert-file="+p.servingCert,
-		"--tls-private-key-file="+p.servingKey,
-		"--token-auth-file="+tokenFile,
-		"--authorization-mode=RBAC",
-		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-account-key-file="+p.saPublicKey,
-		"--service-account-signing-key-file="+p.saPrivateKey,
-		"--service-cluster-ip-range="+serviceCIDR,
-		// No controller-manager runs: nothing would create ServiceAccounts or lift the not-ready
-		// taint TaintNodesByCondition puts on new nodes (KWOK marks them Ready instead).
-		"--disable-admission-plugins=ServiceAccount,TaintNodesByCondition",
-		"--allow-privileged=true",
-		"--profiling=false"); err != nil {
-		return err
-	}
-
-	cfg := &rest.Config{
-		Host:            d.apiURL,
-		BearerToken:     adminToken,
-		TLSClientConfig: rest.TLSClientConfig{CAData: p.caCert},
-		QPS:             100,
-		Burst:           200,
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(p.caCert)
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 5 * time.Second}
-	err = waitFor(ctx, "kube-apiserver /readyz at "+d.apiURL, 200*time.Millisecond, func(ctx context.Context) (bool, error) {
-		_, code, err := httpGet(ctx, hc, d.apiURL+"/readyz", adminToken)
-		return err == nil && code == http.StatusOK, err
+	d.cp, err = controlplane.Start(ctx, controlplane.Options{
+		BinDir:        d.binDir,
+		SecurePort:    d.opts.port,
+		LogDir:        filepath.Join(dir, "logs"),
+		APIServerArgs: map[string][]string{"token-auth-file": {tokenFile}, "profiling": {"false"}},
 	})
 	if err != nil {
 		return err
 	}
-	d.restConfig = cfg
-	if d.client, err = kubernetes.NewForConfig(cfg); err != nil {
+	d.apiURL = strings.TrimSuffix(d.cp.Host(), "/")
+	d.restConfig = d.cp.Config
+	d.client = d.cp.Client()
+	if d.adminKubeconfig, err = d.cp.WriteKubeconfig(filepath.Join(dir, "kubeconfig"), d.cp.Config); err != nil {
 		return err
 	}
-	// The bootstrap controllers create the default and kube-node-lease namespaces (KWOK writes node
-	// Leases there) shortly after /readyz.
-	err = waitFor(ctx, "the default and kube-node-lease namespaces", 100*time.Millisecond, func(ctx context.Context) (bool, error) {
-		for _, ns := range []string{metav1.NamespaceDefault, corev1.NamespaceNodeLease} {
-			if _, err := d.client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil {
-				return false, err
-			}
-		}
-		return true, nil
-	})
-	if err != nil {
-		return err
-	}
-	d.adminKubeconfig = filepath.Join(dir, "kubeconfig")
-	if err := writeKubeconfig(d.adminKubeconfig, d.apiURL, p.caCert, adminToken); err != nil {
-		return err
-	}
-	d.logf("kube-apiserver ready on %s; admin kubeconfig %s", d.apiURL, d.adminKubeconfig)
+	d.logf("etcd and kube-apiserver ready on %s; admin kubeconfig %s", d.apiURL, d.adminKubeconfig)
 	return nil
 }
 
 // startKWOK starts kwok, managing every node.
 func (d *demo) startKWOK() error {
-	_, err := d.startProc("kwok", "kwok",
-		"--kubeconfig="+d.adminKubeconfig,
-		"--config="+filepath.Join(d.binDir, "kwok-stages", "stages.yaml"),
-		"--manage-all-nodes=true",
-		"--node-lease-duration-seconds=40")
+	p, err := d.cp.StartKWOK(filepath.Join(d.opts.dir, "logs", "kwok.log"), d.onExit)
+	if err != nil {
+		return err
+	}
+	d.procs = append(d.procs, p)
+	d.logf("kwok started (--manage-all-nodes)")
+	return nil
+}
+
+// installCRDs creates the CRDs of manifests/crds/ (the PodGroup CRD Coscheduling watches).
+func (d *demo) installCRDs(ctx context.Context) error {
+	files, err := filepath.Glob(filepath.Join(d.opts.root, "manifests", "crds", "*.yaml"))
+	if err != nil {
+		return err
+	}
+	names, err := d.cp.InstallCRDs(ctx, files...)
 	if err == nil {
-		d.logf("kwok started (--manage-all-nodes)")
+		d.logf("installed CRDs from manifests/crds: %v", names)
 	}
 	return err
 }
@@ -397,15 +343,36 @@ func (d *demo) startScheduler() (int, error) {
 		return 0, err
 	}
 	port := ports[0]
-	if _, err := d.startProc("gpu-scheduler", "gpu-scheduler",
-		"--config="+cfgPath,
-		"--bind-address=127.0.0.1",
-		fmt.Sprintf("--secure-port=%d", port),
-		"--v=2"); err != nil {
+	const verbosity = 2
+	p, err := controlplane.StartScheduler(controlplane.SchedulerOptions{
+		BinDir:     d.binDir,
+		Config:     cfgPath,
+		Dir:        d.opts.root,
+		LogPath:    filepath.Join(d.opts.dir, "logs", "gpu-scheduler.log"),
+		Verbosity:  verbosity,
+		SecurePort: port,
+		OnExit:     d.onExit,
+	})
+	if err != nil {
 		return 0, err
 	}
-	d.logf("gpu-scheduler started: bin/gpu-scheduler --config %s", cfgPath)
+	d.procs = append(d.procs, p)
+	d.schedulerArgs = controlplane.SchedulerArgs(cfgPath, port, verbosity)
+	if err := os.WriteFile(d.schedulerPidFile(), []byte(strconv.Itoa(p.Pid())+"\n"), 0o600); err != nil {
+		return 0, err
+	}
+	d.logf("gpu-scheduler started (pid %d): bin/gpu-scheduler --config %s", p.Pid(), cfgPath)
 	return port, nil
+}
+
+// schedulerPidFile holds the pid of the gpu-scheduler the demo started.
+func (d *demo) schedulerPidFile() string { return filepath.Join(d.opts.dir, "gpu-scheduler.pid") }
+
+// restartCommand is a shell command that starts gpu-scheduler again as the demo did, in the
+// foreground.
+func (d *demo) restartCommand() string {
+	bin, _ := controlplane.SchedulerBinary(d.binDir)
+	return fmt.Sprintf("(cd %s && %s %s)", d.opts.root, bin, strings.Join(d.schedulerArgs, " "))
 }
 
 // schedulerConfigForPort writes copies of the local kubeconfig (server on --port) and of the
@@ -422,51 +389,18 @@ func (d *demo) schedulerConfigForPort(localKubeconfig string) (string, error) {
 	if err := clientcmd.WriteToFile(*kc, kcPath); err != nil {
 		return "", err
 	}
-	data, err := os.ReadFile(filepath.Join(d.opts.root, schedulerConfig))
-	if err != nil {
-		return "", err
-	}
-	var cfg map[string]any
-	if err := yaml.Unmarshal(data, &cfg); err != nil {
-		return "", fmt.Errorf("%s: %w", schedulerConfig, err)
-	}
-	cc, _ := cfg["clientConnection"].(map[string]any)
-	if cc == nil {
-		cc = map[string]any{}
-	}
-	cc["kubeconfig"] = kcPath
-	cfg["clientConnection"] = cc
-	out, err := yaml.Marshal(cfg)
-	if err != nil {
-		return "", err
-	}
 	path := filepath.Join(d.opts.dir, "scheduler-config.yaml")
-	if err := os.WriteFile(path, out, 0o600); err != nil {
-		return "", err
-	}
-	return path, nil
+	err = controlplane.WriteSchedulerConfig(filepath.Join(d.opts.root, schedulerConfig), path,
+		controlplane.SchedulerConfigOptions{Kubeconfig: kcPath})
+	return path, err
 }
 
 func (d *demo) waitNodesReady(ctx context.Context, want int) error {
-	err := waitFor(ctx, fmt.Sprintf("KWOK to make %d nodes Ready", want), 200*time.Millisecond, func(ctx context.Context) (bool, error) {
-		nodes, err := d.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return false, err
-		}
-		ready := 0
-		for _, n := range nodes.Items {
-			for _, c := range n.Status.Conditions {
-				if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
-					ready++
-				}
-			}
-		}
-		return ready >= want, nil
-	})
-	if err == nil {
-		d.logf("%d nodes Ready (kwok)", want)
+	if err := d.cp.WaitNodesReady(ctx, want); err != nil {
+		return err
 	}
-	return err
+	d.logf("%d nodes Ready (kwok)", want)
+	return nil
 }
 
 func (d *demo) waitSchedulerReady(ctx context.Context, port int) error {
@@ -547,17 +481,6 @@ func localKubeconfigServer(path string) (string, error) {
 	return kc.Clusters[c.Cluster].Server, nil
 }
 
-// writeKubeconfig writes a token kubeconfig for server.
-func writeKubeconfig(path, server string, caPEM []byte, token string) error {
-	const name = "gpu-scheduler-dev"
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters[name] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: caPEM}
-	kc.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: token}
-	kc.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name}
-	kc.CurrentContext = name
-	return clientcmd.WriteToFile(*kc, path)
-}
-
 // demoRunning reports whether pid is a live gpu-demo (go run names the binary "demo", tests
 // "demo.test"). Where the command line cannot be read, a live process counts.
 func demoRunning(pid int) bool {
@@ -581,4 +504,31 @@ func failedChecks(body string) string {
 		return strings.TrimSpace(body)
 	}
 	return strings.Join(failed, "; ")
+}
+
+// waitFor polls cond every interval until it returns true, returns an error, or ctx ends; what
+// names the condition in the error.
+func waitFor(ctx context.Context, what string, interval time.Duration, cond func(context.Context) (bool, error)) error {
+	var lastErr error
+	for {
+		ok, err := cond(ctx)
+		if err != nil {
+			lastErr = err
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			cause := context.Cause(ctx)
+			if ee := (*controlplane.ExitError)(nil); errors.As(cause, &ee) {
+				return cause // says itself what went wrong
+			}
+			if lastErr != nil && !errors.Is(cause, context.Canceled) {
+				return fmt.Errorf("waiting for %s: %w (last error: %v)", what, cause, lastErr)
+			}
+			return fmt.Errorf("waiting for %s: %w", what, cause)
+		case <-time.After(interval):
+		}
+	}
 }

@@ -6,18 +6,23 @@ import (
 	"context"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
+	"github.com/gpu-scheduler/gpu-scheduler/test/util/controlplane"
 )
 
 // envRequire runs the end-to-end test (as `make test` does after `make build tools`).
@@ -67,7 +72,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	t.Logf("demo took %s; stderr:\n%s", time.Since(start).Round(100*time.Millisecond), stderr.String())
 	t.Logf("stdout:\n%s", stdout.String())
 	if code != 0 {
-		t.Logf("last lines of gpu-scheduler.log:\n%s", tailFile(filepath.Join(dir, "logs", "gpu-scheduler.log"), 30))
+		t.Logf("last lines of gpu-scheduler.log:\n%s", controlplane.TailFile(filepath.Join(dir, "logs", "gpu-scheduler.log"), 30))
 		t.Fatalf("demo exited %d", code)
 	}
 
@@ -139,15 +144,189 @@ func TestDemoEndToEnd(t *testing.T) {
 		}
 	}
 
-	// Torn down: the apiserver port is free again and the etcd data is gone.
+	// Torn down: the apiserver port is free again and the pid files are gone.
 	if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err != nil {
 		t.Errorf("port %d still in use after the demo: %v", port, err)
 	} else {
 		_ = l.Close()
 	}
-	if _, err := os.Stat(filepath.Join(dir, "etcd-data")); !os.IsNotExist(err) {
-		t.Errorf("etcd data left behind in %s (stat: %v)", dir, err)
+	for _, f := range []string{"gpu-demo.pid", "gpu-scheduler.pid"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); !os.IsNotExist(err) {
+			t.Errorf("%s left behind in %s (stat: %v)", f, dir, err)
+		}
 	}
+}
+
+// TestDevClusterSchedulerRestart: under `make dev-cluster` (--keep), stopping gpu-scheduler with
+// the printed command leaves etcd, the apiserver and the nodes running; the printed restart command
+// brings it back; the Pods bound before keep their nodes and GPUs, and a new GPU Pod is scheduled.
+func TestDevClusterSchedulerRestart(t *testing.T) {
+	if os.Getenv(envRequire) == "" {
+		t.Skipf("skipping: starts a control plane, KWOK and gpu-scheduler; set %s=1 (after `make build tools`)", envRequire)
+	}
+	port := freeTestPort(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"--keep", "--port", strconv.Itoa(port), "--dir", dir, "--timeout", "3m"}, &stdout, &stderr)
+	}()
+	defer func() {
+		if t.Failed() {
+			t.Logf("stderr:\n%s\nstdout:\n%s", stderr.String(), stdout.String())
+		}
+	}()
+	// waitOutput waits for substr in the demo's output, failing if the demo ends first.
+	waitOutput := func(out *lockedBuffer, substr string, timeout time.Duration) {
+		t.Helper()
+		deadline := time.After(timeout)
+		for !strings.Contains(out.String(), substr) {
+			select {
+			case code := <-done:
+				t.Fatalf("dev cluster exited %d while waiting for %q", code, substr)
+			case <-deadline:
+				t.Fatalf("no %q after %s", substr, timeout)
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	waitOutput(&stdout, restartHint, 4*time.Minute)
+	stop, restart := hintLine(t, stdout.String(), stopHint), hintLine(t, stdout.String(), restartHint)
+
+	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(dir, "kubeconfig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := kubernetes.NewForConfigOrDie(cfg)
+	before := boundGPUPods(t, client)
+	if len(before) < 5 {
+		t.Fatalf("%d GPU Pods bound before the restart, want the demo's (at least 5)", len(before))
+	}
+
+	if out, err := exec.Command("sh", "-c", stop).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", stop, err, out)
+	}
+	waitOutput(&stderr, "gpu-scheduler exited", time.Minute)
+	// The cluster is still up: the apiserver answers and every node is Ready.
+	time.Sleep(2 * time.Second)
+	select {
+	case code := <-done:
+		t.Fatalf("dev cluster exited %d after gpu-scheduler stopped", code)
+	default:
+	}
+	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatalf("apiserver after gpu-scheduler stopped: %v", err)
+	}
+	for _, n := range nodes.Items {
+		if !nodeReady(&n) {
+			t.Errorf("node %s not Ready after gpu-scheduler stopped", n.Name)
+		}
+	}
+
+	cmd := exec.Command("sh", "-c", restart)
+	logPath := filepath.Join(dir, "restarted-scheduler.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("%s: %v", restart, err)
+	}
+	defer func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("restarted gpu-scheduler:\n%s", controlplane.TailFile(logPath, 30))
+		}
+	}()
+
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceDefault, Name: "after-restart"},
+		Spec: corev1.PodSpec{
+			SchedulerName: "gpu-scheduler",
+			// The demo's GPU nodes carry the device plugin's usual nvidia.com/gpu taint.
+			Tolerations: []corev1.Toleration{{Key: gpu.ResourceName.String(), Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}},
+			Containers: []corev1.Container{{Name: "c", Image: "x", Resources: corev1.ResourceRequirements{
+				Limits: corev1.ResourceList{gpu.ResourceName: resource.MustParse("1")},
+			}}},
+		},
+	}
+	if _, err := client.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	bindCtx, cancelBind := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancelBind()
+	err = waitFor(bindCtx, "after-restart to be bound", 200*time.Millisecond, func(ctx context.Context) (bool, error) {
+		p, err := client.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+		return err == nil && p.Spec.NodeName != "", err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	after := boundGPUPods(t, client)
+	for name, was := range before {
+		if now := after[name]; now != was {
+			t.Errorf("pod %s was %q before the restart, %q after", name, was, now)
+		}
+	}
+	if _, ok := after["default/after-restart"]; !ok {
+		t.Error("after-restart is not among the bound GPU Pods")
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("dev cluster exited %d on cancel, want 0", code)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("dev cluster did not stop within a minute of cancel")
+	}
+}
+
+// hintLine returns the command on the output line starting with prefix.
+func hintLine(t *testing.T, out, prefix string) string {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		if rest, ok := strings.CutPrefix(line, prefix); ok {
+			return strings.TrimSpace(rest)
+		}
+	}
+	t.Fatalf("no line starting with %q", prefix)
+	return ""
+}
+
+// boundGPUPods maps each bound Pod asking for GPUs (namespace/name) to its node and GPU index.
+func boundGPUPods(t *testing.T, client kubernetes.Interface) map[string]string {
+	t.Helper()
+	pods, err := client.CoreV1().Pods(metav1.NamespaceAll).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, p := range pods.Items {
+		if p.Spec.NodeName == "" || requested(&p) == "0" {
+			continue
+		}
+		out[p.Namespace+"/"+p.Name] = p.Spec.NodeName + " gpu " + p.Annotations[gpu.GPUIndexAnnotation]
+	}
+	return out
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 // parseReport reads the Pod table (after the "POD" header, up to a blank line) and the Pending section.

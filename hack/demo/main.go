@@ -2,7 +2,8 @@
 // Pod landed: `make demo` (print the table, tear down) and `make dev-cluster` (--keep: leave it
 // running for kubectl).
 //
-// It starts, from bin/ (`make build tools`):
+// It starts, from bin/ (`make build tools`) and through test/util/controlplane, the one package that
+// starts processes for the demo and the tests:
 //   - etcd and kube-apiserver on 127.0.0.1, the apiserver on --port (6443) with a static token file,
 //     so config/local-kubeconfig.yaml (token gpu-scheduler-dev-token) works, and an admin kubeconfig
 //     written to _output/dev-cluster/kubeconfig;
@@ -15,7 +16,8 @@
 // and objects/pods.yaml one by one, waits for each to be bound or to get a FailedScheduling event,
 // and prints a table on stdout: Pod, node, GPU model, GPUs requested, GPU index (shares), the node's
 // free GPUs; then why each Pending Pod is pending. Progress goes to stderr. Everything it started is
-// stopped on exit, on error and on Ctrl-C/SIGTERM.
+// stopped on exit, on error and on Ctrl-C/SIGTERM. With --keep, gpu-scheduler may stop and be
+// restarted by hand (the printed commands) while the cluster keeps running.
 //
 // The demo has no placement logic of its own: every decision is gpu-scheduler's.
 //

@@ -173,7 +173,8 @@ func freeGPUs(n *corev1.Node, pods []*corev1.Pod) string {
 	return strconv.FormatInt(milli/gpu.MilliPerGPU, 10) + strings.TrimPrefix(gpu.FormatFraction(milli%gpu.MilliPerGPU), "0")
 }
 
-// printHints tells a --keep user how to reach the cluster.
+// printHints tells a --keep user how to reach the cluster and how to stop and restart
+// gpu-scheduler on its own (to try a restart or a config change): the cluster keeps running.
 func (d *demo) printHints() {
 	kubectl := filepath.Join(d.binDir, "kubectl")
 	if _, err := os.Stat(kubectl); err != nil {
@@ -191,4 +192,14 @@ func (d *demo) printHints() {
 	fmt.Fprintf(w, "  %s get pods -o wide\n", kubectl)
 	fmt.Fprintf(w, "kube-apiserver %s; gpu-scheduler uses config/local-kubeconfig.yaml (static token); logs in %s\n",
 		d.apiURL, filepath.Join(d.opts.dir, "logs"))
+	fmt.Fprintf(w, "gpu-scheduler runs apart from the cluster: stopping it leaves etcd, kube-apiserver and the nodes up.\n")
+	fmt.Fprintf(w, "%skill $(cat %s)\n", stopHint, d.schedulerPidFile())
+	fmt.Fprintf(w, "%s%s\n", restartHint, d.restartCommand())
+	fmt.Fprintf(w, "  (in the foreground; edit the --config file first to try a change)\n")
 }
+
+// The stop and restart lines printHints prints start with these (the restart test runs them).
+const (
+	stopHint    = "  stop it:    "
+	restartHint = "  restart it: "
+)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gpu-scheduler/gpu-scheduler/test/integration/util"
 )
@@ -61,7 +62,7 @@ func TestGPUSharing(t *testing.T) {
 	}
 
 	// Restart: the new scheduler knows the shares only from the API.
-	if err := sched.Stop(); err != nil {
+	if err := sched.Stop(15 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 	second := env.StartScheduler(util.SchedulerOptions{Name: "second"})

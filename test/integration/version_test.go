@@ -33,7 +33,7 @@ func TestAPIServerMinor(t *testing.T) {
 // k8s.io/kubernetes: kube-scheduler takes its feature gates' defaults from that version.
 func TestSchedulerVersion(t *testing.T) {
 	util.RequireBinaries(t, controlplane.Options{})
-	bin, err := util.SchedulerBinary()
+	bin, err := controlplane.SchedulerBinary("")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,15 +53,6 @@ type EnvOptions struct {
 	ControlPlane controlplane.Options
 }
 
-// SchedulerBinary returns the path of bin/gpu-scheduler ($GPU_SCHED_BIN_DIR/gpu-scheduler if set).
-func SchedulerBinary() (string, error) {
-	dir, err := controlplane.DefaultBinDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(dir, "gpu-scheduler"), nil
-}
-
 // RequireBinaries skips the test when etcd, kube-apiserver or gpu-scheduler is missing, or fails it
 // when $GPU_SCHED_REQUIRE_CONTROLPLANE is set.
 func RequireBinaries(t testing.TB, opts controlplane.Options) {
@@ -70,7 +61,7 @@ func RequireBinaries(t testing.TB, opts controlplane.Options) {
 	if err := controlplane.Available(opts); err != nil {
 		problems = append(problems, err.Error())
 	}
-	bin, err := SchedulerBinary()
+	bin, err := controlplane.SchedulerBinary("")
 	if err != nil {
 		problems = append(problems, err.Error())
 	} else if st, err := os.Stat(bin); err != nil || st.IsDir() || st.Mode().Perm()&0o111 == 0 {

@@ -3,21 +3,17 @@ package util
 import (
 	"context"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-	"sigs.k8s.io/yaml"
 )
 
 const (
@@ -45,33 +41,9 @@ func (e *Env) InstallPodGroupCRD() {
 	if e.podGroupCRD {
 		return
 	}
-	data, err := os.ReadFile(e.Path(PodGroupCRD))
-	if err != nil {
+	if _, err := e.CP.InstallCRDs(e.Ctx, e.Path(PodGroupCRD)); err != nil {
 		e.T.Fatal(err)
 	}
-	var crd apiextensionsv1.CustomResourceDefinition
-	if err := yaml.Unmarshal(data, &crd); err != nil {
-		e.T.Fatalf("decoding %s: %v", PodGroupCRD, err)
-	}
-	cs, err := apiextensionsclient.NewForConfig(e.CP.Config)
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	if _, err := cs.ApiextensionsV1().CustomResourceDefinitions().Create(e.Ctx, &crd, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		e.T.Fatalf("creating CRD %s: %v", crd.Name, err)
-	}
-	e.Wait("CRD "+crd.Name+" established", 30*time.Second, func(ctx context.Context) (bool, error) {
-		got, err := cs.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, crd.Name, metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		for _, c := range got.Status.Conditions {
-			if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
-				return true, nil
-			}
-		}
-		return false, nil
-	}, nil)
 	e.podGroupCRD = true
 }
 

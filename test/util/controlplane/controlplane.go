@@ -1,12 +1,17 @@
-// Package controlplane starts a real etcd + kube-apiserver pair on loopback for
-// integration tests, demos and the simulator parity test.
+// Package controlplane starts and stops everything gpu-scheduler runs against on this machine,
+// for the integration tests, `make demo`, `make dev-cluster` and the simulator parity test: a real
+// etcd + kube-apiserver on loopback (Start), KWOK to make fake nodes Ready and bound Pods Running
+// (StartKWOK), the CRDs of manifests/crds (InstallCRDs) and bin/gpu-scheduler (StartScheduler).
 //
 // The binaries are built from Go modules by `make tools` into <repo root>/bin
 // (bin/etcd, bin/kube-apiserver, and bin/kube-apiserver-<minor> for the other
 // apiserver minors the suite runs against; $GPU_SCHED_KUBE_APISERVER picks one).
-// Process management, certificates and client
-// users come from controller-runtime's envtest; this package only picks the
-// binaries, sets the flags this project needs and writes kubeconfig files.
+// etcd and kube-apiserver are run by controller-runtime's envtest, which also makes the
+// certificates and client users; this package picks the binaries, sets the flags this project
+// needs and writes kubeconfig files.
+//
+// The scheduler_perf benchmark (test/perf) is the exception: its harness runs kube-apiserver in
+// its own process and starts etcd itself (bin/etcd on PATH).
 //
 // No controller-manager runs, so the apiserver is started with the
 // TaintNodesByCondition and ServiceAccount admission plugins disabled: new
@@ -21,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -86,6 +92,13 @@ type Options struct {
 	// are always kept (see Logs) and included in start errors.
 	Output io.Writer
 
+	// SecurePort is the apiserver's port on 127.0.0.1 (default: a free one), e.g. 6443 for the
+	// dev cluster, which config/local-kubeconfig.yaml points at.
+	SecurePort int
+
+	// LogDir, if set, receives etcd.log and kube-apiserver.log.
+	LogDir string
+
 	// StartTimeout and StopTimeout apply to each process. Defaults: 60s, 30s.
 	StartTimeout time.Duration
 	StopTimeout  time.Duration
@@ -111,6 +124,7 @@ type ControlPlane struct {
 	client   kubernetes.Interface
 	plane    *envtest.ControlPlane
 	logs     *tailBuffer
+	logFiles []*os.File
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -144,17 +158,31 @@ func Start(ctx context.Context, opts Options) (*ControlPlane, error) {
 	}
 
 	logs := &tailBuffer{max: logTailBytes}
-	var out io.Writer = logs
-	if opts.Output != nil {
-		out = io.MultiWriter(opts.Output, logs)
+	outputs := map[string]io.Writer{"etcd": logs, "kube-apiserver": logs}
+	var logFiles []*os.File
+	for name, w := range outputs {
+		ws := []io.Writer{w}
+		if opts.Output != nil {
+			ws = append(ws, opts.Output)
+		}
+		if opts.LogDir != "" {
+			f, err := os.Create(filepath.Join(opts.LogDir, name+".log"))
+			if err != nil {
+				closeAll(logFiles)
+				return nil, fmt.Errorf("controlplane: %w", err)
+			}
+			logFiles = append(logFiles, f)
+			ws = append(ws, f)
+		}
+		outputs[name] = io.MultiWriter(ws...)
 	}
 
 	etcd := &envtest.Etcd{
 		Path:         filepath.Join(binDir, "etcd"),
 		StartTimeout: opts.StartTimeout,
 		StopTimeout:  opts.StopTimeout,
-		Out:          out,
-		Err:          out,
+		Out:          outputs["etcd"],
+		Err:          outputs["etcd"],
 	}
 	for k, v := range opts.EtcdArgs {
 		etcd.Configure().Set(k, v...)
@@ -163,8 +191,12 @@ func Start(ctx context.Context, opts Options) (*ControlPlane, error) {
 		Path:         apiServerPath,
 		StartTimeout: opts.StartTimeout,
 		StopTimeout:  opts.StopTimeout,
-		Out:          out,
-		Err:          out,
+		Out:          outputs["kube-apiserver"],
+		Err:          outputs["kube-apiserver"],
+	}
+	if opts.SecurePort != 0 {
+		apiServer.SecureServing.Address = "127.0.0.1"
+		apiServer.SecureServing.Port = strconv.Itoa(opts.SecurePort)
 	}
 	// envtest already sets --service-account-{issuer,key-file,signing-key-file}
 	// (with a generated key pair), so the TokenRequest API works.
@@ -180,9 +212,10 @@ func Start(ctx context.Context, opts Options) (*ControlPlane, error) {
 
 	dir, err := os.MkdirTemp("", "gpu-sched-controlplane-")
 	if err != nil {
+		closeAll(logFiles)
 		return nil, fmt.Errorf("controlplane: creating temp dir: %w", err)
 	}
-	cp := &ControlPlane{Dir: dir, BinDir: binDir, plane: plane, logs: logs}
+	cp := &ControlPlane{Dir: dir, BinDir: binDir, plane: plane, logs: logs, logFiles: logFiles}
 
 	started := make(chan error, 1)
 	go func() { started <- plane.Start() }()
@@ -194,11 +227,13 @@ func Start(ctx context.Context, opts Options) (*ControlPlane, error) {
 				_ = plane.Stop()
 			}
 			_ = os.RemoveAll(dir)
+			closeAll(logFiles)
 		}()
 		return nil, fmt.Errorf("controlplane: start aborted: %w", ctx.Err())
 	}
 	if err != nil {
 		_ = os.RemoveAll(dir)
+		closeAll(logFiles)
 		return nil, fmt.Errorf("controlplane: starting etcd/kube-apiserver from %s: %w\n--- last output ---\n%s",
 			binDir, err, logs.String())
 	}
@@ -223,15 +258,19 @@ func (c *ControlPlane) init(ctx context.Context) error {
 	if c.KubeconfigPath, err = c.WriteKubeconfig("admin.kubeconfig", c.Config); err != nil {
 		return err
 	}
-	// The apiserver is ready (envtest polled /readyz); the bootstrap
-	// controller creates the default namespace shortly after.
+	// The apiserver is ready (envtest polled /readyz); the bootstrap controller creates the default
+	// namespace and kube-node-lease (where KWOK renews node leases) shortly after.
 	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true,
 		func(ctx context.Context) (bool, error) {
-			_, err := c.client.CoreV1().Namespaces().Get(ctx, metav1.NamespaceDefault, metav1.GetOptions{})
-			return err == nil, nil
+			for _, ns := range []string{metav1.NamespaceDefault, corev1.NamespaceNodeLease} {
+				if _, err := c.client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil {
+					return false, nil
+				}
+			}
+			return true, nil
 		})
 	if err != nil {
-		return fmt.Errorf("controlplane: waiting for the default namespace: %w", err)
+		return fmt.Errorf("controlplane: waiting for the default and kube-node-lease namespaces: %w", err)
 	}
 	return nil
 }
@@ -298,7 +337,7 @@ func (c *ControlPlane) ServiceAccountKubeconfig(ctx context.Context, namespace, 
 }
 
 // WriteKubeconfig writes a kubeconfig equivalent to cfg (server, CA, client
-// certificate or bearer token) to Dir/name and returns its path.
+// certificate or bearer token) to Dir/name (name if absolute) and returns its path.
 func (c *ControlPlane) WriteKubeconfig(name string, cfg *rest.Config) (string, error) {
 	const ctxName = "gpu-sched"
 	kc := clientcmdapi.NewConfig()
@@ -313,7 +352,10 @@ func (c *ControlPlane) WriteKubeconfig(name string, cfg *rest.Config) (string, e
 	}
 	kc.Contexts[ctxName] = &clientcmdapi.Context{Cluster: ctxName, AuthInfo: ctxName}
 	kc.CurrentContext = ctxName
-	path := filepath.Join(c.Dir, name)
+	path := name
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(c.Dir, name)
+	}
 	if err := clientcmd.WriteToFile(*kc, path); err != nil {
 		return "", fmt.Errorf("controlplane: writing kubeconfig %s: %w", path, err)
 	}
@@ -325,6 +367,7 @@ func (c *ControlPlane) WriteKubeconfig(name string, cfg *rest.Config) (string, e
 func (c *ControlPlane) Stop() error {
 	c.stopOnce.Do(func() {
 		err := c.plane.Stop()
+		closeAll(c.logFiles)
 		if rmErr := os.RemoveAll(c.Dir); rmErr != nil {
 			err = errors.Join(err, rmErr)
 		}
@@ -413,6 +456,12 @@ func CheckBinaries(binDir, apiServerPath string) error {
 		return fmt.Errorf("controlplane: %s missing or not executable: run `make tools`", strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		_ = f.Close()
+	}
 }
 
 func sanitize(s string) string {

@@ -1,10 +1,8 @@
 package controlplane
 
 import (
-	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -15,15 +13,15 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 )
 
-// TestKWOKSmoke checks that bin/kwok with bin/kwok-stages/stages.yaml (both
-// from `make tools`) turns a fake Node Ready and a bound Pod Running.
+// TestKWOKSmoke checks that StartKWOK (bin/kwok with bin/kwok-stages/stages.yaml, both from
+// `make tools`) turns a fake Node Ready and a bound Pod Running, and that Stop is not reported as
+// an unexpected exit.
 func TestKWOKSmoke(t *testing.T) {
 	binDir, err := DefaultBinDir()
 	if err != nil {
 		t.Fatal(err)
 	}
-	kwok := filepath.Join(binDir, "kwok")
-	stages := filepath.Join(binDir, "kwok-stages", "stages.yaml")
+	kwok, stages := KWOKFiles(binDir)
 	for _, f := range []string{kwok, stages} {
 		if _, err := os.Stat(f); err != nil {
 			if os.Getenv(EnvRequire) == "" {
@@ -36,21 +34,25 @@ func TestKWOKSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, kwok,
-		"--kubeconfig="+cp.KubeconfigPath,
-		"--config="+stages,
-		"--manage-all-nodes=true",
-		"--node-lease-duration-seconds=40")
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
+	exited := make(chan error, 1)
+	p, err := cp.StartKWOK(filepath.Join(t.TempDir(), "kwok.log"), func(_ *Process, err error) { exited <- err })
+	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
 		if t.Failed() {
-			t.Logf("kwok output:\n%s", out.String())
+			t.Logf("kwok output:\n%s", p.Logs())
+		}
+		if err := p.Stop(10 * time.Second); err != nil {
+			t.Error(err)
+		}
+		select {
+		case err := <-exited:
+			t.Errorf("a stopped kwok was reported as exiting on its own: %v", err)
+		default:
+		}
+		if p.Err() != nil {
+			t.Errorf("Err after Stop: %v", p.Err())
 		}
 	}()
 
@@ -76,20 +78,8 @@ func TestKWOKSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		n, err := c.CoreV1().Nodes().Get(ctx, node.Name, metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		for _, cond := range n.Status.Conditions {
-			if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
-				return true, nil
-			}
-		}
-		return false, nil
-	})
-	if err != nil {
-		t.Fatalf("node never turned Ready: %v", err)
+	if err := cp.WaitNodesReady(ctx, 1); err != nil {
+		t.Fatal(err)
 	}
 	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		p, err := c.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})

@@ -1,20 +1,20 @@
 //go:build !unix
 
-package main
+package controlplane
 
 import (
 	"os"
 	"syscall"
 )
 
-type signalKind int
+type signal int
 
 const (
-	sigTerm signalKind = iota
+	sigTerm signal = iota
 	sigKill
 )
 
 func sysProcAttr() *syscall.SysProcAttr { return nil }
 
 // signalGroup kills the process: without process groups and SIGTERM there is no gentler way.
-func signalGroup(p *os.Process, _ signalKind) error { return p.Kill() }
+func signalGroup(p *os.Process, _ signal) error { return p.Kill() }
