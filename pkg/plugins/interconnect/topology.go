@@ -112,11 +112,9 @@ func (pl *Interconnect) planGang(pod *v1.Pod, nodes []fwk.NodeInfo) (*gangPlan, 
 	if required >= 0 {
 		deepest = required
 	}
-	for i := 0; i <= deepest; i++ {
-		if domain, nodesIn, ok := pl.smallestDomain(i, plan.anchor[i], len(placed) > 0, remaining, m, nodes); ok {
-			plan.restrict, plan.anchor[i] = nodesIn, domain
-			return plan, nil
-		}
+	if i, domain, ok := pl.smallestDomain(deepest, plan.anchor, len(placed) > 0, remaining, m, nodes); ok {
+		plan.restrict, plan.anchor[i] = pl.domainNodes(i, domain, nodes), domain
+		return plan, nil
 	}
 	if required < 0 {
 		return plan, nil // preferred only: place anywhere, scoring keeps members close
@@ -202,32 +200,39 @@ func commonDomain(nodes []*v1.Node, label string) string {
 	return d
 }
 
-// smallestDomain finds, at level i, the domain with room for the remaining members that has the least
-// room (best fit, so big domains stay whole for big gangs). With members already placed, only their
-// domain (anchor) qualifies.
-func (pl *Interconnect) smallestDomain(i int, anchor string, anchored bool, remaining int, m member, nodes []fwk.NodeInfo) (string, sets.Set[string], bool) {
-	if anchored && anchor == "" {
-		return "", nil, false
-	}
-	label := pl.levels[i].NodeLabel
-	room := map[string]int{}
-	for _, ni := range nodes {
-		d, ok := ni.Node().Labels[label]
-		if !ok || (anchored && d != anchor) {
+// smallestDomain finds the innermost level, up to deepest, with a domain that has room for the
+// remaining members, and there the domain with the least room (best fit, so big domains stay whole
+// for big gangs). With members already placed, only their domain (anchor) at each level qualifies.
+// Each node's room is counted once, however many levels are tried.
+func (pl *Interconnect) smallestDomain(deepest int, anchor []string, anchored bool, remaining int, m member, nodes []fwk.NodeInfo) (int, string, bool) {
+	fits := make([]int32, len(nodes)) // a node's fitCount + 1; 0 until counted
+	for i := 0; i <= deepest; i++ {
+		if anchored && anchor[i] == "" {
 			continue
 		}
-		room[d] += fitCount(ni, m)
-	}
-	best, bestRoom := "", 0
-	for d, r := range room {
-		if r >= remaining && (best == "" || r < bestRoom || (r == bestRoom && d < best)) {
-			best, bestRoom = d, r
+		label := pl.levels[i].NodeLabel
+		room := map[string]int{}
+		for k, ni := range nodes {
+			d, ok := ni.Node().Labels[label]
+			if !ok || (anchored && d != anchor[i]) {
+				continue
+			}
+			if fits[k] == 0 {
+				fits[k] = int32(fitCount(ni, m)) + 1
+			}
+			room[d] += int(fits[k]) - 1
+		}
+		best, bestRoom := "", 0
+		for d, r := range room {
+			if r >= remaining && (best == "" || r < bestRoom || (r == bestRoom && d < best)) {
+				best, bestRoom = d, r
+			}
+		}
+		if best != "" {
+			return i, best, true
 		}
 	}
-	if best == "" {
-		return "", nil, false
-	}
-	return best, pl.domainNodes(i, best, nodes), true
+	return 0, "", false
 }
 
 func (pl *Interconnect) domainNodes(i int, domain string, nodes []fwk.NodeInfo) sets.Set[string] {

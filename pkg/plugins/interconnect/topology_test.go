@@ -180,3 +180,53 @@ func TestGangQueueingHints(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkGangPlan is one gang member's plan at 5,000 nodes in 4 topology levels (leaves of 20
+// nodes, fabrics of 200, racks of 10, 2 zones), 4 one-GPU Pods per node: the first member of a
+// 32 x 4-GPU gang that needs a fabric (no leaf has room for it), and a member of a 16 x 4-GPU gang
+// with 3 members placed in one leaf.
+func BenchmarkGangPlan(b *testing.B) { benchPlan(b, (*Interconnect).planGang) }
+
+func benchPlan(b *testing.B, plan func(*Interconnect, *v1.Pod, []fwk.NodeInfo) (*gangPlan, *fwk.Status)) {
+	const nodes, perLeaf, perFabric, perRack = 5000, 20, 200, 10
+	var infos []fwk.NodeInfo
+	for i := range nodes {
+		n := plugintest.GPUNode(fmt.Sprintf("n%d", i), "96", "768Gi", 8,
+			leafLabel, fmt.Sprintf("l%d", i/perLeaf), fabricLabel, fmt.Sprintf("f%d", i/perFabric),
+			"topology.gpu-scheduler.io/rack", fmt.Sprintf("r%d", i/perRack), "topology.kubernetes.io/zone", fmt.Sprintf("z%d", i%2))
+		var pods []*v1.Pod
+		for j := range 4 {
+			p := plugintest.GPUPod(fmt.Sprintf("p%d-%d", i, j), "4", "16Gi", 1).Obj()
+			p.Spec.NodeName = n.Name
+			pods = append(pods, p)
+		}
+		if i < 3 {
+			m := gangPod(fmt.Sprintf("placed-%d", i), "placed", 4)
+			m.Spec.NodeName = n.Name
+			pods = append(pods, m)
+		}
+		infos = append(infos, plugintest.NodeInfo(n, pods...))
+	}
+	p, err := NewWithGangSizer(sizes{"first": 32, "placed": 16})(context.Background(), plugintest.Args(b, &configv1.InterconnectArgs{}, &config.InterconnectArgs{}), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pl := p.(*Interconnect)
+	for _, tc := range []struct {
+		name  string
+		pod   *v1.Pod
+		nodes int // in the plan's domain
+	}{
+		{"first member", gangPod("first-0", "first", 4, gpu.TopologyRequiredAnnotation, "zone"), perFabric},
+		{"placed members", gangPod("placed-next", "placed", 4, gpu.TopologyRequiredAnnotation, "ib-fabric"), perLeaf},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if p, st := plan(pl, tc.pod, infos); !st.IsSuccess() || p == nil || p.restrict.Len() != tc.nodes {
+					b.Fatalf("plan %+v, %v; want a domain of %d nodes", p, st, tc.nodes)
+				}
+			}
+		})
+	}
+}
