@@ -14,7 +14,7 @@ apiserver_1.36 := $(CURDIR)/bin/kube-apiserver
 apiserver_1.37 := $(CURDIR)/bin/kube-apiserver-1.37
 BENCH_PKGS := ./pkg/plugins/...
 
-.PHONY: help build test integration unit bench bench-full verify demo dev-cluster generate sync-manifests clean
+.PHONY: help build test integration race unit bench bench-full verify demo dev-cluster generate sync-manifests clean
 
 help: ## Show the targets.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -23,14 +23,22 @@ build: ## Build bin/gpu-scheduler and bin/gpu-sim.
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/gpu-scheduler ./cmd/gpu-scheduler
 	$(GO) build -ldflags "$(LDFLAGS) -X main.version=$(VERSION)" -o bin/gpu-sim ./cmd/gpu-sim
 
-test: build tools ## Run every test: unit, fuzz seeds, manifests, control plane on apiserver 1.36, then the control-plane tests on 1.37.
+test: build tools ## Run every test: unit, fuzz seeds, manifests, control plane on apiserver 1.36; the control-plane tests on 1.37 with the race detector; the race detector over ./pkg/...
 	GPU_SCHED_REQUIRE_CONTROLPLANE=1 GPU_SCHED_EXPECT_KUBE_MINOR=1.36 $(GO) test -count=1 -timeout 45m $(PKGS)
-	$(MAKE) --no-print-directory integration KUBE_MINOR=1.37
+	$(MAKE) --no-print-directory integration KUBE_MINOR=1.37 RACE=1
+	$(MAKE) --no-print-directory race
 
-integration: build tools ## The control-plane tests against one apiserver minor: KUBE_MINOR=1.36 (default) or 1.37.
+# RACE=1 builds gpu-scheduler and the tests with the race detector: a race the scheduler reports in
+# its log fails the test that started it.
+integration: build tools ## The control-plane tests against one apiserver minor: KUBE_MINOR=1.36 (default) or 1.37; RACE=1 with the race detector.
 	@[ -n "$(apiserver_$(KUBE_MINOR))" ] || { echo "KUBE_MINOR=$(KUBE_MINOR): want 1.36 or 1.37" >&2; exit 2; }
+	$(if $(RACE),$(GO) build -race -ldflags "$(LDFLAGS)" -o bin/race/gpu-scheduler ./cmd/gpu-scheduler)
 	GPU_SCHED_REQUIRE_CONTROLPLANE=1 GPU_SCHED_KUBE_APISERVER=$(apiserver_$(KUBE_MINOR)) GPU_SCHED_EXPECT_KUBE_MINOR=$(KUBE_MINOR) \
-	$(GO) test -count=1 -timeout 30m $(CONTROLPLANE_PKGS)
+	$(if $(RACE),GPU_SCHED_SCHEDULER=$(CURDIR)/bin/race/gpu-scheduler) \
+	$(GO) test $(if $(RACE),-race) -count=1 -timeout 30m $(CONTROLPLANE_PKGS)
+
+race: ## The unit tests of ./pkg/... with the race detector.
+	$(GO) test -race -count=1 -timeout 45m ./pkg/...
 
 demo: build tools ## Schedule the example pods on a fake GPU cluster (KWOK) and print where each landed.
 	$(GO) build -o bin/gpu-demo ./hack/demo

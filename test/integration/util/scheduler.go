@@ -36,6 +36,9 @@ type SchedulerOptions struct {
 	SecurePort int
 }
 
+// raceWarning starts each report of the race detector.
+const raceWarning = "WARNING: DATA RACE"
+
 // Scheduler is a running bin/gpu-scheduler process.
 type Scheduler struct {
 	*controlplane.Process
@@ -98,6 +101,10 @@ func (e *Env) StartScheduler(opts SchedulerOptions) *Scheduler {
 	t.Cleanup(func() {
 		if err := s.Kill(); err != nil {
 			t.Logf("%s: %v", s.Name, err)
+		}
+		// A scheduler built with -race (make test's second run) reports races in its log and runs on.
+		if logs := s.Logs(); strings.Contains(logs, raceWarning) {
+			t.Errorf("%s: the race detector reported a data race (log %s):\n%s", s.Name, s.LogPath, logs[strings.Index(logs, raceWarning):])
 		}
 		if t.Failed() {
 			t.Logf("--- %s log (%s), last lines ---\n%s", s.Name, s.LogPath, s.Tail(120))

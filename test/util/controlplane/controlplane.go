@@ -56,6 +56,10 @@ const (
 	// against another apiserver minor, e.g. bin/kube-apiserver-1.37.
 	EnvAPIServer = "GPU_SCHED_KUBE_APISERVER"
 
+	// EnvScheduler overrides the gpu-scheduler binary the tests start (default: <bin dir>/gpu-scheduler),
+	// e.g. a build with the race detector.
+	EnvScheduler = "GPU_SCHED_SCHEDULER"
+
 	// EnvRequire makes StartForTest fail, instead of skip, when binaries are
 	// missing. `make test` sets it after building the tools.
 	EnvRequire = "GPU_SCHED_REQUIRE_CONTROLPLANE"

@@ -104,8 +104,12 @@ func SchedulerArgs(config string, securePort, verbosity int) []string {
 	return args
 }
 
-// SchedulerBinary is gpu-scheduler in binDir (default: DefaultBinDir).
+// SchedulerBinary is $GPU_SCHED_SCHEDULER if set, else gpu-scheduler in binDir (default:
+// DefaultBinDir).
 func SchedulerBinary(binDir string) (string, error) {
+	if p := os.Getenv(EnvScheduler); p != "" {
+		return filepath.Abs(p)
+	}
 	if binDir == "" {
 		var err error
 		if binDir, err = DefaultBinDir(); err != nil {
