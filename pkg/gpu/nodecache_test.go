@@ -3,8 +3,10 @@ package gpu
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 
+	v1 "k8s.io/api/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
@@ -59,41 +61,6 @@ func TestNodeCacheManyNodes(t *testing.T) {
 	// Every node has been read since it was set: reads no longer take the lock.
 	if got := c.publishedLen(); got != len(nodes) {
 		t.Errorf("%d of %d slots published", got, len(nodes))
-	}
-}
-
-// Readers and writers at once, as Score's goroutines are (run with -race too, by hand: make test
-// does not build with the race detector).
-func TestNodeCacheConcurrent(t *testing.T) {
-	var c NodeCache[int]
-	nodes := make([]*framework.NodeInfo, 200)
-	for i := range nodes {
-		nodes[i] = namedNodeInfo(fmt.Sprintf("n%d", i))
-	}
-	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for k := 0; k < 2000; k++ {
-				ni := nodes[(k*7+w)%len(nodes)]
-				if v, ok := c.Lookup(ni); ok && v != len(ni.Node().Name) {
-					t.Errorf("Lookup(%s) = %d", ni.Node().Name, v)
-					return
-				}
-				c.Set(ni, len(ni.Node().Name))
-			}
-		}()
-	}
-	wg.Wait()
-	// Every node was set: each has one slot, and reads find it.
-	for _, ni := range nodes {
-		if _, ok := c.Lookup(ni); !ok {
-			t.Errorf("Lookup(%s) missed after it was set", ni.Node().Name)
-		}
-	}
-	if n := c.publishedLen() + len(c.pending); n != len(nodes) {
-		t.Errorf("%d slots for %d nodes", n, len(nodes))
 	}
 }
 
@@ -173,4 +140,177 @@ func TestNodeCacheByNodeInfo(t *testing.T) {
 	if v, ok := c.Lookup(nodes[8]); !ok || v != 8 {
 		t.Errorf("Lookup(n8) = %d, %v after others changed", v, ok)
 	}
+}
+
+// churningCluster keeps nodes as the scheduler's snapshot does: one NodeInfo per node for as long as
+// the node exists, changed in place (a new generation) when a Pod lands on it. Nodes come and go in
+// waves, some deleted nodes coming back under their old names with new NodeInfos.
+type churningCluster struct {
+	live    []*framework.NodeInfo // oldest first
+	created int                   // NodeInfos made so far
+	pods    int
+}
+
+// wave deletes the oldest nodes, down to keep, then adds n nodes, one in ten under the name of a
+// node just deleted.
+func (c *churningCluster) wave(keep, n int) {
+	var deleted []string
+	if drop := len(c.live) - keep; drop > 0 {
+		for _, ni := range c.live[:drop] {
+			deleted = append(deleted, ni.Node().Name)
+		}
+		c.live = append([]*framework.NodeInfo(nil), c.live[drop:]...)
+	}
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("n%d", c.created)
+		if i%10 == 0 && i/10 < len(deleted) {
+			name = deleted[i/10]
+		}
+		ni := framework.NewNodeInfo()
+		ni.SetNode(st.MakeNode().Name(name).Capacity(map[v1.ResourceName]string{ResourceName: fmt.Sprint(1 + c.created%8)}).Obj())
+		c.live = append(c.live, ni)
+		c.created++
+		c.bind(ni)
+	}
+}
+
+// bind puts a Pod on the node: a share of one of its GPUs, or a whole GPU.
+func (c *churningCluster) bind(ni *framework.NodeInfo) {
+	c.pods++
+	name := fmt.Sprintf("p%d", c.pods)
+	if c.pods%2 == 0 {
+		ni.AddPod(share(name, "0.25", fmt.Sprint(c.pods%int(ni.Allocatable.ScalarResources[ResourceName]))))
+		return
+	}
+	ni.AddPod(st.MakePod().Name(name).UID(name).Req(map[v1.ResourceName]string{ResourceName: "1"}).Obj())
+}
+
+// nodes is the snapshot's list, as PreFilter gets it.
+func (c *churningCluster) nodes() []fwk.NodeInfo {
+	out := make([]fwk.NodeInfo, len(c.live))
+	for i, ni := range c.live {
+		out[i] = ni
+	}
+	return out
+}
+
+// nominatedCopy is what kube-scheduler filters for a node with a nominated Pod: a copy with the Pod
+// added, a new generation under the node's name.
+func nominatedCopy(ni *framework.NodeInfo) *framework.NodeInfo {
+	c := ni.Snapshot().(*framework.NodeInfo)
+	c.AddPod(st.MakePod().Name("nominated").UID("nominated").Req(map[v1.ResourceName]string{ResourceName: "1"}).Obj())
+	return c
+}
+
+// checkState compares the cached state of a node with one computed afresh.
+func checkState(t *testing.T, states *NodeStates, ni fwk.NodeInfo) {
+	if got, want := states.Of(ni), ReadNode(ni); *got != want {
+		t.Errorf("%s: cached state %+v, computed afresh %+v", ni.Node().Name, *got, want)
+	}
+}
+
+// checkHoldsOnly fails unless c has a slot for each node of live and no other, and finds NodeInfos
+// directly only if they are live.
+func checkHoldsOnly[V any](t *testing.T, c *NodeCache[V], live []fwk.NodeInfo) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	names := map[string]bool{}
+	for _, ni := range live {
+		names[ni.Node().Name] = true
+	}
+	if n := c.publishedLen() + len(c.pending); n != len(live) {
+		t.Errorf("%d slots for %d live nodes", n, len(live))
+	}
+	for _, slots := range []map[string]*nodeCacheSlot[V]{orEmpty(c.slots.Load()), c.pending} {
+		for name := range slots {
+			if !names[name] {
+				t.Errorf("a slot for deleted node %s", name)
+			}
+		}
+	}
+	isLive := map[fwk.NodeInfo]bool{}
+	for _, ni := range live {
+		isLive[ni] = true
+	}
+	for _, infos := range []map[*framework.NodeInfo]*nodeCacheSlot[V]{orEmpty(c.byInfo.Load()), c.pendingInfo} {
+		for ni := range infos {
+			if !isLive[ni] {
+				t.Errorf("a NodeInfo of %s that is no longer the snapshot's is held", ni.Node().Name)
+			}
+		}
+	}
+}
+
+func orEmpty[M any](p *M) M {
+	if p == nil {
+		var empty M
+		return empty
+	}
+	return *p
+}
+
+// 20,000 nodes come and go in waves, as an autoscaled pool's do. Each cycle reads every live node
+// (and a nominated-Pod copy of some) after PreFilter's Retain; every state read matches one computed
+// afresh, and after each wave the cache holds the live nodes and no other.
+func TestNodeCacheForgetsDeletedNodes(t *testing.T) {
+	var states NodeStates
+	var cluster churningCluster
+	for cluster.created < 20000 {
+		cluster.wave(2000, 1000)
+		for cycle := 0; cycle < 2; cycle++ {
+			states.Retain(cluster.nodes())
+			for i, ni := range cluster.live {
+				checkState(t, &states, ni)
+				if i%100 == 0 {
+					checkState(t, &states, nominatedCopy(ni))
+				}
+				if i%7 == cycle {
+					cluster.bind(ni) // a placement: the next cycle reads a new generation
+				}
+			}
+		}
+		if t.Failed() {
+			t.FailNow()
+		}
+		states.Retain(cluster.nodes())
+		checkHoldsOnly(t, &states.cache, cluster.nodes())
+	}
+}
+
+// Score's and Filter's goroutines (kube-scheduler runs 16) read and fill the cache at once, while
+// waves of nodes come and go between cycles and, more than the scheduler ever does, Retain sweeps
+// during the reads. Run it with -race.
+func TestNodeCacheConcurrent(t *testing.T) {
+	var states NodeStates
+	var cluster churningCluster
+	for cluster.created < 4000 {
+		cluster.wave(1000, 500)
+		for i := 0; i < len(cluster.live); i += 3 {
+			cluster.bind(cluster.live[i])
+		}
+		live := cluster.nodes()
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for w := 0; w < 16; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := int(next.Add(1)) - 1; i < 2*len(live); i = int(next.Add(1)) - 1 {
+					ni := cluster.live[i%len(live)]
+					checkState(t, &states, ni)
+					if i%50 == 0 {
+						checkState(t, &states, nominatedCopy(ni))
+						states.Retain(live)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if t.Failed() {
+			t.FailNow()
+		}
+	}
+	states.Retain(cluster.nodes())
+	checkHoldsOnly(t, &states.cache, cluster.nodes())
 }

@@ -140,7 +140,8 @@ func ReadNode(nodeInfo fwk.NodeInfo) NodeState {
 
 // NodeStates caches node states per NodeInfo generation, for plugins that read every node in every
 // cycle. The plugins of one scheduler framework share one (NodeStatesFor): a node's entry is then
-// computed once and stays hot. A nil *NodeStates caches nothing.
+// computed once and stays hot. Those with a PreFilter drop deleted nodes' states there (Retain);
+// GPUBinPacking, which only scores, counts on them. A nil *NodeStates caches nothing.
 type NodeStates struct {
 	cache NodeCache[*NodeState]
 }
@@ -151,6 +152,13 @@ func (c *NodeStates) Of(nodeInfo fwk.NodeInfo) *NodeState {
 		return readNodeState(nodeInfo)
 	}
 	return c.cache.Get(nodeInfo, readNodeState)
+}
+
+// Retain drops the states of nodes not in live, the snapshot's NodeInfos (NodeCache.Retain).
+func (c *NodeStates) Retain(live []fwk.NodeInfo) {
+	if c != nil {
+		c.cache.Retain(live)
+	}
 }
 
 // frameworkStates holds each framework's NodeStates, by its handle.

@@ -25,8 +25,10 @@ import (
 const benchNodes = 5000
 
 // newPlugins builds every gpu-scheduler plugin with default args, plus the upstream NodeResourcesFit
-// (LeastAllocated on cpu and memory, its default) as the yardstick.
-func newPlugins(b testing.TB) map[string]fwk.Plugin {
+// (LeastAllocated on cpu and memory, its default) as the yardstick. Through h, a framework handle as
+// in the scheduler, the plugins share one node-state cache; with a nil h each call reads the node's
+// Pods afresh.
+func newPlugins(b testing.TB, h fwk.Handle) map[string]fwk.Plugin {
 	ctx := context.Background()
 	args := map[string]runtime.Object{
 		"GPUModel":      plugintest.Args(b, &configv1.GPUModelArgs{}, &config.GPUModelArgs{}),
@@ -38,12 +40,6 @@ func newPlugins(b testing.TB) map[string]fwk.Plugin {
 				{CPU: resource.MustParse("32"), Memory: resource.MustParse("256Gi"), GPUs: 8, Weight: 1},
 				{CPU: resource.MustParse("4"), Memory: resource.MustParse("8Gi"), Weight: 1}},
 		}, &config.GPUFragmentationArgs{}),
-	}
-	// A framework handle, as in the scheduler: the plugins then share one node-state cache (with no
-	// handle each call would read the node's Pods afresh).
-	h, err := plugintest.Handle(nil)
-	if err != nil {
-		b.Fatal(err)
 	}
 	out := map[string]fwk.Plugin{}
 	for name, factory := range plugins.Registry() {
@@ -65,6 +61,15 @@ func newPlugins(b testing.TB) map[string]fwk.Plugin {
 	}
 	out[noderesources.Name] = fit
 	return out
+}
+
+// frameworkHandle is a framework handle as the scheduler's plugins get one.
+func frameworkHandle(b testing.TB) fwk.Handle {
+	h, err := plugintest.Handle(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return h
 }
 
 // benchPod asks for everything the plugins look at, so none of them skips: one GPU of an accepted
@@ -107,7 +112,7 @@ func benchPods() map[string]*v1.Pod {
 }
 
 func BenchmarkFilter(b *testing.B) {
-	pls := newPlugins(b)
+	pls := newPlugins(b, frameworkHandle(b))
 	nodes := plugintest.Cluster(benchNodes)
 	for podKind, pod := range benchPods() {
 		fits := feasible(b, pls, pod, nodes)
@@ -123,7 +128,7 @@ func BenchmarkFilter(b *testing.B) {
 }
 
 func BenchmarkScore(b *testing.B) {
-	pls := newPlugins(b)
+	pls := newPlugins(b, frameworkHandle(b))
 	nodes := plugintest.Cluster(benchNodes)
 	for podKind, pod := range benchPods() {
 		fits := feasible(b, pls, pod, nodes)

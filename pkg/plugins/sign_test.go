@@ -79,7 +79,7 @@ func TestSignPod(t *testing.T) {
 		{gpufragmentation.Name, []string{"more GPUs", "a GPU in a sidecar", "more CPU", "more memory", "another model", "an empty model string"}, []string{"a share", "a malformed share"}},
 	} {
 		t.Run(tc.plugin, func(t *testing.T) {
-			pl, ok := newPlugins(t)[tc.plugin].(fwk.SignPlugin)
+			pl, ok := newPlugins(t, nil)[tc.plugin].(fwk.SignPlugin)
 			if !ok {
 				t.Fatalf("%s does not sign Pods", tc.plugin)
 			}

@@ -84,7 +84,9 @@ func requestOf(pod *v1.Pod) (*podRequest, error) {
 }
 
 // PreFilter computes the Pod's request; GPU Pods skip Filter, since the hold-back is theirs to use.
-func (*AntiStranding) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+// It also drops deleted nodes' cached states.
+func (pl *AntiStranding) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+	pl.states.Retain(nodes)
 	req, err := requestOf(pod)
 	if err != nil {
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())

@@ -70,7 +70,9 @@ func (s *preFilterState) Clone() fwk.StateData { return s }
 
 // PreFilter reads the Pod's GPU demand; Pods that ask for no GPU skip Filter, and a malformed
 // demand (a bad fraction, or a fraction beside whole GPUs) makes the Pod unschedulable with the error.
-func (*GPUFit) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+// It also drops deleted nodes' cached states.
+func (pl *GPUFit) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+	pl.states.Retain(nodes)
 	demand, err := gpu.PodDemand(pod)
 	if err != nil {
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())

@@ -109,8 +109,11 @@ func shapesOf(workload []config.WorkloadShape) ([]gpu.Shape, error) {
 // Name returns the plugin name.
 func (*GPUFragmentation) Name() string { return Name }
 
-// PreFilter learns the workload: every Pod that arrives joins the window once. It filters nothing.
-func (pl *GPUFragmentation) PreFilter(_ context.Context, _ fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+// PreFilter learns the workload: every Pod that arrives joins the window once. It filters nothing;
+// it drops deleted nodes' cached measurements and states.
+func (pl *GPUFragmentation) PreFilter(_ context.Context, _ fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+	pl.before.Retain(nodes)
+	pl.states.Retain(nodes)
 	if pl.static == nil {
 		if shape, err := gpu.ShapeOf(pod); err == nil {
 			pl.mu.Lock()
