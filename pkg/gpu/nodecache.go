@@ -242,6 +242,13 @@ func (c *NodeCache[V]) lockedSlot(name string, create bool) *nodeCacheSlot[V] {
 	return s
 }
 
+// Len is how many nodes the cache holds.
+func (c *NodeCache[V]) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.publishedLen() + len(c.pending)
+}
+
 func (c *NodeCache[V]) publishedLen() int {
 	if p := c.slots.Load(); p != nil {
 		return len(*p)

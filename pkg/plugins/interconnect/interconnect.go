@@ -133,6 +133,7 @@ func (s *podState) Clone() fwk.StateData { return s }
 // that require no interconnect and are in no gang skip Filter. An unknown or malformed name makes
 // the Pod unschedulable with the parse error.
 func (pl *Interconnect) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+	pl.sets.Retain(nodes)
 	wants, err := pl.parse(pod)
 	if err != nil {
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())

@@ -388,3 +388,28 @@ func TestNodeSetCacheFollowsRelabelling(t *testing.T) {
 		t.Errorf("set after relabelling = %b, want infiniband", got)
 	}
 }
+
+// The cache of node interconnects forgets nodes that left the cluster: after PreFilter it holds no
+// more nodes than the snapshot has.
+func TestInterconnectCacheForgetsDeletedNodes(t *testing.T) {
+	pl := newPlugin(t, &configv1.InterconnectArgs{})
+	pod := icPod("infiniband", "")
+	var nodes []fwk.NodeInfo
+	for i := range 50 {
+		nodes = append(nodes, plugintest.NodeInfo(icNode(fmt.Sprintf("n%d", i), ibLabel, "true")))
+	}
+	for _, live := range [][]fwk.NodeInfo{nodes, nodes[:10], nodes[40:]} {
+		state := framework.NewCycleState()
+		if _, st := pl.PreFilter(context.Background(), state, pod, live); !st.IsSuccess() {
+			t.Fatal(st)
+		}
+		if got := pl.sets.Len(); got > len(live) {
+			t.Errorf("PreFilter over %d nodes left %d in the cache", len(live), got)
+		}
+		for _, ni := range live {
+			if st := pl.Filter(context.Background(), state, pod, ni); !st.IsSuccess() {
+				t.Fatalf("%s: %v", ni.Node().Name, st)
+			}
+		}
+	}
+}
