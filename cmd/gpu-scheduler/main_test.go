@@ -109,7 +109,7 @@ func TestShippedConfigExpands(t *testing.T) {
 		"reserve":    {"GPUFit", "Coscheduling"},
 		"preBind":    {"GPUFit"},
 		"permit":     {"Coscheduling"},
-		"postFilter": {"Coscheduling"},
+		"postFilter": {"GPUFit", "Coscheduling"},
 		"queueSort":  {"Coscheduling"},
 	}
 	for point, names := range want {
@@ -125,14 +125,17 @@ func TestShippedConfigExpands(t *testing.T) {
 	if _, on := points["score"]["NodeResourcesBalancedAllocation"]; on {
 		t.Error("NodeResourcesBalancedAllocation should be off (it works against packing; see the config's comment)")
 	}
-	// GPUFit rejects most nodes of a busy GPU cluster in a few integer comparisons; it must run
-	// before NodeResourcesFit's Filter, which costs microseconds per node (see the config's comment).
+	// The checks the Pod's own spec decides run first, so a node is counted under the reason that
+	// matters to the Pod, then the capacity checks, GPUFit first: it rejects most nodes of a busy
+	// GPU cluster in a few integer comparisons where NodeResourcesFit's Filter costs microseconds.
 	var filterOrder []string
 	for _, p := range plugins.Filter.Enabled {
 		filterOrder = append(filterOrder, p.Name)
 	}
-	if len(filterOrder) == 0 || filterOrder[0] != "GPUFit" {
-		t.Errorf("filter order = %v, want GPUFit first", filterOrder)
+	wantFirst := []string{"NodeName", "NodeUnschedulable", "NodeAffinity", "TaintToleration", "NodePorts",
+		"GPUModel", "Interconnect", "GPUFit", "NodeResourcesFit", "AntiStranding"}
+	if len(filterOrder) < len(wantFirst) || fmt.Sprint(filterOrder[:len(wantFirst)]) != fmt.Sprint(wantFirst) {
+		t.Errorf("filter order = %v, want it to start %v", filterOrder, wantFirst)
 	}
 	if _, on := points["preScore"]["AntiStranding"]; on {
 		t.Error("AntiStranding's PreScore should be off with its Score")

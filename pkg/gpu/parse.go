@@ -25,16 +25,16 @@ func ParseList(annotation, value string) ([]string, error) {
 		return nil, fmt.Errorf("annotation %s: %d entries, at most %d allowed", annotation, len(fields), maxListEntries)
 	}
 	if n := strings.Count(value, "|") + strings.Count(value, ",") + 1; n != len(fields) {
-		return nil, fmt.Errorf("annotation %s: %q has an empty entry", annotation, value)
+		return nil, fmt.Errorf("annotation %s: %s has an empty entry", annotation, Echo(value))
 	}
 	out := make([]string, 0, len(fields))
 	for _, f := range fields {
 		f = strings.ToLower(strings.TrimSpace(f))
 		if f == "" {
-			return nil, fmt.Errorf("annotation %s: %q has an empty entry", annotation, value)
+			return nil, fmt.Errorf("annotation %s: %s has an empty entry", annotation, Echo(value))
 		}
 		if errs := validation.IsValidLabelValue(f); len(errs) > 0 {
-			return nil, fmt.Errorf("annotation %s: entry %q is not a valid label value: %s", annotation, f, strings.Join(errs, "; "))
+			return nil, fmt.Errorf("annotation %s: entry %s is not a valid label value: %s", annotation, Echo(f), strings.Join(errs, "; "))
 		}
 		if !slices.Contains(out, f) {
 			out = append(out, f)

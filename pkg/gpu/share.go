@@ -66,7 +66,7 @@ func FormatFraction(milli int64) string {
 func ParseFraction(s string) (int64, error) {
 	milli, problem := parseFraction(s)
 	if problem != "" {
-		return 0, fmt.Errorf("GPU fraction %q: %s", s, problem)
+		return 0, fmt.Errorf("GPU fraction %s: %s", Echo(s), problem)
 	}
 	return milli, nil
 }
@@ -288,6 +288,22 @@ func (s *NodeState) FreeSlices(dst []int64) []int64 {
 		dst = append(dst, MilliPerGPU)
 	}
 	return dst
+}
+
+// LargestFreeShare is the largest share, in thousandths, that one GPU of the node has free: a whole
+// GPU if one is free, else the roomiest shared GPU's remainder.
+func (s *NodeState) LargestFreeShare() int64 {
+	if s.FreeWhole() > 0 {
+		return MilliPerGPU
+	}
+	var largest int64
+	n := min(s.Allocatable, MaxGPUsPerNode)
+	for i := int64(0); i < n; i++ {
+		if s.Shared[i] > 0 {
+			largest = max(largest, MilliPerGPU-s.Shared[i])
+		}
+	}
+	return largest
 }
 
 // FreeMilli is the free GPU capacity in thousandths: whole free GPUs and shared GPUs' remainders.

@@ -141,8 +141,13 @@ func TestGangWaitsForRoom(t *testing.T) {
 
 	createGang(env, "train", 4, 8, requireFabric)
 	msg := env.WaitFailedScheduling(ns, "train-0", "no ib-fabric domain has room", eventTimeout, sched)
-	if want := "no ib-fabric domain has room for the whole gang train (4 more pods of 8 GPUs)"; !strings.Contains(msg, want) {
-		t.Errorf("FailedScheduling message %q does not contain %q", msg, want)
+	for _, want := range []string{
+		"no ib-fabric domain has room for the whole gang train (4 more pods of 8 GPUs)",
+		"gang " + ns + "/train: 0 of 4 members placed, waiting for 4",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("FailedScheduling message %q does not contain %q", msg, want)
+		}
 	}
 	t.Logf("FailedScheduling: %s", msg)
 	members := []string{"train-0", "train-1", "train-2", "train-3"}

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 	"github.com/gpu-scheduler/gpu-scheduler/test/integration/util"
 )
 
@@ -72,6 +73,39 @@ func TestSeedPods(t *testing.T) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("FailedScheduling message %q does not contain %q", msg, want)
 		}
+	}
+	// The hint: every GPU the Pod could use is held (cpu-node could never take it).
+	if want := "none of the 2 node(s) the pod could use has a GPU free; the pod asks 2 GPUs"; !strings.Contains(msg, want) {
+		t.Errorf("FailedScheduling message %q does not end with the hint %q", msg, want)
+	}
+
+	// A Pod pinned to gpu-node-b by nodeSelector reads why the other nodes do not do first: the
+	// selector, not their GPUs.
+	pinned := multi.DeepCopy()
+	pinned.Name = "pinned"
+	pinned.Spec.NodeSelector = map[string]string{"kubernetes.io/hostname": "gpu-node-b"}
+	env.CreatePod(pinned)
+	msg = env.WaitFailedScheduling(ns, pinned.Name, "Insufficient free GPUs", eventTimeout, sched)
+	for _, want := range []string{"1 Insufficient free GPUs", "2 node(s) didn't match Pod's node affinity/selector",
+		"none of the 1 node(s) the pod could use has a GPU free; the pod asks 2 GPUs"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("FailedScheduling message %q does not contain %q", msg, want)
+		}
+	}
+
+	// A Pod in no gang hears nothing about gangs.
+	if strings.Contains(msg, "group") || strings.Contains(msg, "gang") {
+		t.Errorf("FailedScheduling message %q of a Pod in no gang speaks of gangs", msg)
+	}
+
+	// A 10 KB annotation value is echoed cut, with its length, and the note stays under 1 KB.
+	huge := multi.DeepCopy()
+	huge.Name = "huge-annotation"
+	huge.Annotations = map[string]string{gpu.InterconnectAnnotation: strings.Repeat("x", 10240)}
+	env.CreatePod(huge)
+	msg = env.WaitFailedScheduling(ns, huge.Name, "(10240 bytes)", eventTimeout, sched)
+	if !strings.Contains(msg, `"`+strings.Repeat("x", 64)+`"... (10240 bytes)`) || len(msg) >= 1024 {
+		t.Errorf("FailedScheduling message (%d bytes) %.300q: want the value cut to 64 bytes with its length, under 1 KB", len(msg), msg)
 	}
 	if p := env.GetPod(ns, more.Name); p.Spec.NodeName != "" {
 		t.Errorf("multi-gpu-pod-2 bound to %s, no node has 2 free GPUs", p.Spec.NodeName)

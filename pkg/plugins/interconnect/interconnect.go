@@ -49,6 +49,9 @@ const (
 	// ReasonNoGangDomain is PreFilter's reason for a gang that no domain of its required level can
 	// hold: the format of the level, the gang, the members still to place and each one's demand.
 	ReasonNoGangDomain = "no %s domain has room for the whole gang %s (%d more pods of %s)"
+	// HintRoomiestDomain follows ReasonNoGangDomain: how near the roomiest domain of that level
+	// comes (the level, the domain, the members it has room for, the members still to place).
+	HintRoomiestDomain = "largest %s domain %s has room for %d of %d members"
 )
 
 // set is a bit set over the configured interconnects, in configuration order.
@@ -66,7 +69,7 @@ type Interconnect struct {
 	// levels are the topology levels, innermost first.
 	levels []config.TopologyLevel
 	// sizer tells gang sizes; nil when PodGroups cannot be read.
-	sizer GangSizer
+	sizer pluginutil.GangSizer
 	// census knows whether the whole network is uniform; nil without a node informer.
 	census *census
 }
@@ -77,13 +80,13 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	if err != nil {
 		return nil, err
 	}
-	pl.sizer = newPodGroupSizer(ctx, h)
+	pl.sizer = pluginutil.NewPodGroupSizer(ctx, h)
 	pl.watchNodes(h)
 	return pl, nil
 }
 
 // NewWithGangSizer is New with gang sizes from sizer instead of the API (the simulator's gangs).
-func NewWithGangSizer(sizer GangSizer) frameworkruntime.PluginFactory {
+func NewWithGangSizer(sizer pluginutil.GangSizer) frameworkruntime.PluginFactory {
 	return func(_ context.Context, obj runtime.Object, _ fwk.Handle) (fwk.Plugin, error) {
 		pl, err := buildPlugin(obj)
 		if err != nil {
@@ -342,7 +345,7 @@ func (pl *Interconnect) parseAnnotation(pod *v1.Pod, annotation string) (set, er
 	for _, n := range names {
 		bit, known := pl.byName[n]
 		if !known {
-			return 0, fmt.Errorf("annotation %s: unknown interconnect %q (known: %s)", annotation, n, strings.Join(pl.knownNames(), ", "))
+			return 0, fmt.Errorf("annotation %s: unknown interconnect %s (known: %s)", annotation, gpu.Echo(n), strings.Join(pl.knownNames(), ", "))
 		}
 		s |= bit
 	}

@@ -1,60 +1,18 @@
 package interconnect
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	resourcehelper "k8s.io/component-helpers/resource"
-	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
-	schedplugutil "sigs.k8s.io/scheduler-plugins/pkg/util"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/pluginutil"
 )
-
-// GangSizer tells how many members a gang (a PodGroup) has: its minMember.
-type GangSizer interface {
-	MinMember(namespace, name string) (int, bool)
-}
-
-// podGroupSizer reads PodGroups from the API through a cache, as Coscheduling does.
-type podGroupSizer struct {
-	ctx    context.Context
-	client client.Client
-}
-
-func (s *podGroupSizer) MinMember(namespace, name string) (int, bool) {
-	var pg v1alpha1.PodGroup
-	if err := s.client.Get(s.ctx, types.NamespacedName{Namespace: namespace, Name: name}, &pg); err != nil {
-		return 0, false
-	}
-	return int(pg.Spec.MinMember), true
-}
-
-// newPodGroupSizer connects to the API server the scheduler uses; nil without one (the simulator
-// supplies its own sizer through NewWithGangSizer).
-func newPodGroupSizer(ctx context.Context, h fwk.Handle) GangSizer {
-	if h == nil || h.KubeConfig() == nil {
-		return nil
-	}
-	scheme := runtime.NewScheme()
-	if err := v1alpha1.AddToScheme(scheme); err != nil {
-		return nil
-	}
-	c, _, err := schedplugutil.NewClientWithCachedReader(ctx, h.KubeConfig(), scheme)
-	if err != nil {
-		klog.FromContext(ctx).Error(err, "PodGroups unreadable: gangs are placed member by member")
-		return nil
-	}
-	return &podGroupSizer{ctx: ctx, client: c}
-}
 
 // gangPlan is where a gang member may go and which domains its gang occupies, derived afresh at
 // every member from the members already placed (so it survives restarts).
@@ -96,7 +54,7 @@ func (pl *Interconnect) planGang(pod *v1.Pod, nodes []fwk.NodeInfo) (*gangPlan, 
 	if err != nil {
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
 	}
-	placed, placedCount := pl.placedMembers(pod, group, nodes)
+	placed, placedCount := pluginutil.PlacedMembers(pod, group, nodes)
 	size := 1
 	if pl.sizer != nil {
 		if n, ok := pl.sizer.MinMember(pod.Namespace, group); ok && n > 0 {
@@ -124,8 +82,29 @@ func (pl *Interconnect) planGang(pod *v1.Pod, nodes []fwk.NodeInfo) (*gangPlan, 
 		plan.restrict = pl.domainNodes(required, anchor, nodes)
 		return plan, nil
 	}
-	return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, fmt.Sprintf(ReasonNoGangDomain,
-		pl.levels[required].Name, group, remaining, m))
+	reasons := []string{fmt.Sprintf(ReasonNoGangDomain, pl.levels[required].Name, group, remaining, m)}
+	if domain, room := pl.roomiestDomain(required, m, nodes); domain != "" {
+		reasons = append(reasons, fmt.Sprintf(HintRoomiestDomain, pl.levels[required].Name, domain, room, remaining))
+	}
+	return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, reasons...)
+}
+
+// roomiestDomain is the domain at level i with room for the most members (the first by name among
+// equals), and that room; "" when no node has the level's label.
+func (pl *Interconnect) roomiestDomain(i int, m member, nodes []fwk.NodeInfo) (string, int) {
+	room := map[string]int{}
+	for _, ni := range nodes {
+		if d, ok := ni.Node().Labels[pl.levels[i].NodeLabel]; ok {
+			room[d] += fitCount(ni, m)
+		}
+	}
+	best, bestRoom := "", -1
+	for d, r := range room {
+		if r > bestRoom || (r == bestRoom && d < best) {
+			best, bestRoom = d, r
+		}
+	}
+	return best, max(bestRoom, 0)
 }
 
 func (m member) String() string {
@@ -163,27 +142,7 @@ func (pl *Interconnect) levelIndex(pod *v1.Pod, annotation string) (int, error) 
 	for i, l := range pl.levels {
 		names[i] = l.Name
 	}
-	return -1, fmt.Errorf("annotation %s: unknown topology level %q (known: %s)", annotation, v, strings.Join(names, ", "))
-}
-
-// placedMembers returns the nodes holding members of the gang (assigned or assumed) and how many.
-func (pl *Interconnect) placedMembers(pod *v1.Pod, group string, nodes []fwk.NodeInfo) ([]*v1.Node, int) {
-	var placed []*v1.Node
-	count := 0
-	for _, ni := range nodes {
-		here := false
-		for _, pi := range ni.GetPods() {
-			p := pi.GetPod()
-			if p.Namespace == pod.Namespace && p.UID != pod.UID && p.Labels[v1alpha1.PodGroupLabel] == group {
-				count++
-				here = true
-			}
-		}
-		if here {
-			placed = append(placed, ni.Node())
-		}
-	}
-	return placed, count
+	return -1, fmt.Errorf("annotation %s: unknown topology level %s (known: %s)", annotation, gpu.Echo(v), strings.Join(names, ", "))
 }
 
 // commonDomain is the domain all nodes share under label, or "" if they do not (or there are none).

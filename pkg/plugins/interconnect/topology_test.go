@@ -95,7 +95,7 @@ func TestGangPlanning(t *testing.T) {
 		{name: "later members join the leaf their gang occupies", sizes: sizes{"g": 2}, pod: gangPod("m1", "g", 8),
 			nodes: cluster(placed("m0", "g", "b3")), want: []string{"b3", "b4"}},
 		{name: "required fabric: no fabric holds 6 x 8", sizes: sizes{"g": 6}, pod: gangPod("m0", "g", 8, gpu.TopologyRequiredAnnotation, "ib-fabric"),
-			nodes: cluster(), fails: "no ib-fabric domain has room for the whole gang g (6 more pods of 8 GPUs)"},
+			nodes: cluster(), fails: "no ib-fabric domain has room for the whole gang g (6 more pods of 8 GPUs), largest ib-fabric domain f2 has room for 4 of 6 members"},
 		{name: "preferred only: a gang too big for any fabric may spread", sizes: sizes{"g": 6}, pod: gangPod("m0", "g", 8, gpu.TopologyPreferredAnnotation, "ib-fabric"),
 			nodes: cluster(), want: nil},
 		{name: "unknown level", sizes: sizes{"g": 2}, pod: gangPod("m0", "g", 8, gpu.TopologyRequiredAnnotation, "galaxy"),
