@@ -22,9 +22,8 @@ var _ fwk.PostFilterPlugin = &GPUFit{}
 // antiStrandingName is AntiStranding's plugin name (that package imports nothing of this one's).
 const antiStrandingName = "AntiStranding"
 
-// capacityFilters judge a node's free capacity. The profile runs every check of the Pod's own spec
-// before them, so a node they reject as Unschedulable is one the Pod could use once capacity frees
-// up (UnschedulableAndUnresolvable, such as too few GPUs in all, it never could).
+// capacityFilters judge a node's capacity. The profile runs every check of the Pod's own spec before
+// them, so a node they reject is one the Pod's spec allows.
 var capacityFilters = sets.New(Name, names.NodeResourcesFit, antiStrandingName)
 
 // PostFilter ends an unschedulable GPU Pod's event with one hint: how near the cluster comes to
@@ -48,22 +47,27 @@ func (pl *GPUFit) PostFilter(_ context.Context, cycleState fwk.CycleState, pod *
 	return nil, fwk.NewStatus(fwk.Unschedulable, pl.nearestFit(pod, s.demand, nodes, statuses))
 }
 
-// nearestFit is the hint PostFilter gives.
+// nearestFit is the hint PostFilter gives. A node counts when the Pod's own constraints allow it
+// (it passed every check before the capacity ones) and it has enough GPUs in all.
 func (pl *GPUFit) nearestFit(pod *v1.Pod, d gpu.Demand, nodes []fwk.NodeInfo, statuses fwk.NodeToStatusReader) string {
 	reqs := resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{})
 	milliCPU, memory := reqs.Cpu().MilliValue(), reqs.Memory().Value()
 	var (
-		mostGPUs        int64 // the most GPUs any node has
-		candidates      int   // nodes that pass the Pod's own constraints
-		best            fwk.NodeInfo
-		bestFree        int64 = -1 // free GPUs (whole) or thousandths of one GPU (shares) on best
-		gpusFit         int        // candidates with the GPUs free
-		noCPU, noMemory int
+		mostGPUs   int64 // the most GPUs any node has
+		candidates int   // nodes that count
+		best       fwk.NodeInfo
+		bestFree   int64 = -1 // free GPUs (whole) or thousandths of one GPU (shares) on best
+		// Candidates with the GPUs free but not the CPU (memory), and of those, how many have less
+		// CPU (memory) allocatable than the Pod asks.
+		noCPU, noCPUEver, noMemory, noMemoryEver int
 	)
 	for _, ni := range nodes {
 		state := pl.states.Of(ni)
 		mostGPUs = max(mostGPUs, state.Allocatable)
-		if st := statuses.Get(ni.Node().Name); !st.IsSuccess() && (st.Code() != fwk.Unschedulable || !capacityFilters.Has(st.Plugin())) {
+		if st := statuses.Get(ni.Node().Name); !st.IsSuccess() && !capacityFilters.Has(st.Plugin()) {
+			continue
+		}
+		if state.Allocatable == 0 || state.Allocatable < d.Whole {
 			continue
 		}
 		candidates++
@@ -74,36 +78,51 @@ func (pl *GPUFit) nearestFit(pod *v1.Pod, d gpu.Demand, nodes []fwk.NodeInfo, st
 		if free > bestFree || (free == bestFree && ni.Node().Name < best.Node().Name) {
 			best, bestFree = ni, free
 		}
-		if state.Fits(d) {
-			gpusFit++
-			alloc, used := ni.GetAllocatable(), ni.GetRequested()
-			if milliCPU > alloc.GetMilliCPU()-used.GetMilliCPU() {
-				noCPU++
+		if !state.Fits(d) {
+			continue
+		}
+		alloc, used := ni.GetAllocatable(), ni.GetRequested()
+		if milliCPU > alloc.GetMilliCPU()-used.GetMilliCPU() {
+			noCPU++
+			if milliCPU > alloc.GetMilliCPU() {
+				noCPUEver++
 			}
-			if memory > alloc.GetMemory()-used.GetMemory() {
-				noMemory++
+		}
+		if memory > alloc.GetMemory()-used.GetMemory() {
+			noMemory++
+			if memory > alloc.GetMemory() {
+				noMemoryEver++
 			}
 		}
 	}
 	asks := askedGPUs(d)
 	switch {
-	// In this order: what no wait can change first.
+	// What no wait can change first.
 	case mostGPUs == 0:
 		return "no node has GPUs: waiting will not help"
 	case mostGPUs < d.Whole:
-		return fmt.Sprintf("no node has %d GPUs in total (the most is %d): waiting will not help", d.Whole, mostGPUs)
+		return fmt.Sprintf("no node has %s in total (the most is %d): waiting will not help", gpus(d.Whole), mostGPUs)
 	case candidates == 0:
 		return fmt.Sprintf("no node that the pod's own constraints allow (node name, selector and affinity, taints, ports, GPU model, interconnect) has %s in total: waiting will not help", asks)
-	case gpusFit > 0 && noCPU >= noMemory && noCPU > 0:
-		return fmt.Sprintf("%d node(s) have %s free but not %s free CPU", noCPU, asks, resource.NewMilliQuantity(milliCPU, resource.DecimalSI))
-	case gpusFit > 0 && noMemory > 0:
-		return fmt.Sprintf("%d node(s) have %s free but not %s free memory", noMemory, asks, resource.NewQuantity(memory, resource.BinarySI))
+	case noCPU > 0 && noCPU >= noMemory:
+		return shortOf(noCPU, noCPUEver, asks, resource.NewMilliQuantity(milliCPU, resource.DecimalSI).String(), "CPU")
+	case noMemory > 0:
+		return shortOf(noMemory, noMemoryEver, asks, resource.NewQuantity(memory, resource.BinarySI).String(), "memory")
 	case bestFree == 0:
 		return fmt.Sprintf("none of the %d node(s) the pod could use has a GPU free; the pod asks %s", candidates, asks)
 	case d.Share > 0:
-		return fmt.Sprintf("largest free share: %s on %s; the pod asks %s", shareText(bestFree), describe(best.Node()), askedGPUs(d))
+		return fmt.Sprintf("largest free share: %s on %s; the pod asks %s", shareText(bestFree), describe(best.Node()), asks)
 	}
-	return fmt.Sprintf("largest free: %d GPUs on %s; the pod asks %d", bestFree, describe(best.Node()), d.Whole)
+	return fmt.Sprintf("largest free: %s on %s; the pod asks %d", gpus(bestFree), describe(best.Node()), d.Whole)
+}
+
+// shortOf says that n nodes have the GPUs free but not amount of what (CPU or memory); when none of
+// them has that much in all (ever of the n), waiting will not help.
+func shortOf(n, ever int, asks, amount, what string) string {
+	if ever == n {
+		return fmt.Sprintf("%d node(s) have %s free but not %s %s in all: waiting will not help", n, asks, amount, what)
+	}
+	return fmt.Sprintf("%d node(s) have %s free but not %s free %s", n, asks, amount, what)
 }
 
 // shareText says how much of one GPU milli thousandths are.
@@ -122,7 +141,15 @@ func askedGPUs(d gpu.Demand) string {
 	if d.Share > 0 {
 		return shareText(d.Share)
 	}
-	return fmt.Sprintf("%d GPUs", d.Whole)
+	return gpus(d.Whole)
+}
+
+// gpus counts GPUs in words: "1 GPU", "8 GPUs".
+func gpus(n int64) string {
+	if n == 1 {
+		return "1 GPU"
+	}
+	return fmt.Sprintf("%d GPUs", n)
 }
 
 // describe names a node with its GPU model and interconnects: "gpu-h100-3 (NVIDIA-H100-80GB-HBM3, infiniband)".

@@ -71,6 +71,12 @@ func TestNearestFitHint(t *testing.T) {
 		},
 		want: "2 node(s) have 8 GPUs free but not 8 free CPU",
 	}, {
+		name:     "no node with the GPUs has that much CPU",
+		pod:      plugintest.GPUPod("p", "128", "32Gi", 8).Obj(),
+		nodes:    []*v1.Node{h100("h100-0")},
+		statuses: map[string]*fwk.Status{"h100-0": never(names.NodeResourcesFit, "Insufficient cpu")},
+		want:     "1 node(s) have 8 GPUs free but not 128 CPU in all: waiting will not help",
+	}, {
 		name:     "no node that big",
 		pod:      plugintest.GPUPod("p", "8", "32Gi", 16).Obj(),
 		nodes:    []*v1.Node{h100("h100-0"), a100("a100-0")},

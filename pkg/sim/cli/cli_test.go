@@ -8,6 +8,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -264,6 +265,23 @@ func TestInflateEndToEnd(t *testing.T) {
 	if len(runs) != len(profiles)*2 {
 		t.Fatalf("got %d runs, want %d", len(runs), len(profiles)*2)
 	}
+	byReason, ok := m["failed_by_reason"].([]any)
+	if !ok {
+		t.Fatalf("failed_by_reason is %T, want a list", m["failed_by_reason"])
+	}
+	withReasons := map[string]bool{}
+	for _, c := range byReason {
+		withReasons[c.(map[string]any)["profile"].(string)] = true
+	}
+	for _, r := range runs {
+		run := r.(map[string]any)
+		if run["pods_failed"].(float64) > 0 && !withReasons[run["profile"].(string)] {
+			t.Errorf("profile %v failed Pods but failed_by_reason has no row for it", run["profile"])
+		}
+	}
+	if len(byReason) > 0 && !strings.Contains(stdout, "Pods that failed, by reason") {
+		t.Errorf("stdout lacks the failed-by-reason table:\n%s", stdout)
+	}
 	for _, r := range runs {
 		run := r.(map[string]any)
 		for _, f := range requiredRunFields {
@@ -506,5 +524,34 @@ func TestMeanStddev(t *testing.T) {
 	}
 	if m, sd := meanStddev([]float64{3}); m != 3 || sd != 0 {
 		t.Errorf("one value: %v ± %v", m, sd)
+	}
+}
+
+func TestFailedByReason(t *testing.T) {
+	type run struct {
+		profile string
+		reasons map[string]int
+	}
+	runs := []run{
+		{"a", map[string]int{"Insufficient free GPUs": 10, "node(s) have no GPUs": 3}},
+		{"a", map[string]int{"Insufficient free GPUs": 20}},
+		{"b", map[string]int{"Insufficient free GPU share": 4}},
+		{"b", nil},
+	}
+	got := FailedByReason([]string{"b", "a"}, runs, func(r run) (string, map[string]int) { return r.profile, r.reasons })
+	want := []ReasonCount{
+		{"b", "Insufficient free GPU share", 2},
+		{"a", "Insufficient free GPUs", 15},
+		{"a", "node(s) have no GPUs", 1.5},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("FailedByReason = %v, want %v", got, want)
+	}
+	var b strings.Builder
+	PrintFailedByReason(&b, got)
+	for _, line := range []string{"b        2     Insufficient free GPU share", "a        15    Insufficient free GPUs"} {
+		if !strings.Contains(b.String(), line) {
+			t.Errorf("table lacks %q:\n%s", line, b.String())
+		}
 	}
 }

@@ -66,6 +66,62 @@ type Summary struct {
 	SkippedReasons map[string]int `json:"skipped_reasons"`
 	Runs           any            `json:"runs"`
 	Means          []ProfileMean  `json:"means,omitempty"`
+	FailedByReason []ReasonCount  `json:"failed_by_reason"`
+}
+
+// ReasonCount is how many Pods a profile failed, per seed on average, with one reason: the words of
+// the FailedScheduling event the scheduler would give them.
+type ReasonCount struct {
+	Profile string  `json:"profile"`
+	Reason  string  `json:"reason"`
+	Pods    float64 `json:"pods_mean"`
+}
+
+// FailedByReason counts each profile's failed Pods by the reasons of their last attempt (a Pod counts
+// once under each of its reasons), averaged over seeds: per profile in the given order, most Pods
+// first. failed returns a run's profile and reasons.
+func FailedByReason[R any](profiles []string, runs []R, failed func(R) (string, map[string]int)) []ReasonCount {
+	sums := map[string]map[string]int{}
+	seeds := map[string]int{}
+	for _, r := range runs {
+		profile, reasons := failed(r)
+		seeds[profile]++
+		if sums[profile] == nil {
+			sums[profile] = map[string]int{}
+		}
+		for reason, n := range reasons {
+			sums[profile][reason] += n
+		}
+	}
+	out := []ReasonCount{}
+	for _, p := range profiles {
+		var rows []ReasonCount
+		for reason, n := range sums[p] {
+			rows = append(rows, ReasonCount{Profile: p, Reason: reason, Pods: float64(n) / float64(seeds[p])})
+		}
+		sort.Slice(rows, func(i, j int) bool {
+			if rows[i].Pods != rows[j].Pods {
+				return rows[i].Pods > rows[j].Pods
+			}
+			return rows[i].Reason < rows[j].Reason
+		})
+		out = append(out, rows...)
+	}
+	return out
+}
+
+// PrintFailedByReason writes the failed Pods per profile and reason, if any failed.
+func PrintFailedByReason(w io.Writer, counts []ReasonCount) {
+	if len(counts) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nPods that failed, by reason (per seed; a Pod counts under each reason of its last attempt):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "profile\tpods\treason")
+	for _, c := range counts {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Profile, count(c.Pods), c.Reason)
+	}
+	tw.Flush()
 }
 
 func writeJSON(path string, v any) error {

@@ -102,6 +102,7 @@ func Run(ctx context.Context, o *Options, stdout, stderr io.Writer, version stri
 		}
 		sum.Runs = results
 		sum.Means = Means(names, results)
+		sum.FailedByReason = FailedByReason(names, results, func(r *sim.Result) (string, map[string]int) { return r.Profile, r.FailedReasons })
 		for _, r := range results {
 			if err := writeTimeline(outPath(o.Out, TimelineFile(r.Profile, r.Seed)), r.Timeline); err != nil {
 				return nil, err
@@ -115,6 +116,7 @@ func Run(ctx context.Context, o *Options, stdout, stderr io.Writer, version stri
 			return nil, err
 		}
 		PrintInflateTable(stdout, sum.Means)
+		PrintFailedByReason(stdout, sum.FailedByReason)
 		fmt.Fprintf(stderr, "gpu-sim: wrote %s: summary.json, %d timeline-*.csv, allocation.svg\n", o.Out, len(results))
 	case ModeReplay:
 		sum.RetryCap = o.RetryCap
@@ -124,6 +126,7 @@ func Run(ctx context.Context, o *Options, stdout, stderr io.Writer, version stri
 			return nil, err
 		}
 		sum.Runs = results
+		sum.FailedByReason = FailedByReason(names, results, func(r *sim.ReplayResult) (string, map[string]int) { return r.Profile, r.FailedReasons })
 		for _, r := range results {
 			if err := writeTimePoints(outPath(o.Out, ReplayFile(r.Profile, r.Seed)), "time_s,alloc_pct,running,queued", r.Timeline); err != nil {
 				return nil, err
@@ -137,6 +140,7 @@ func Run(ctx context.Context, o *Options, stdout, stderr io.Writer, version stri
 			return nil, err
 		}
 		PrintReplayTable(stdout, results)
+		PrintFailedByReason(stdout, sum.FailedByReason)
 		fmt.Fprintf(stderr, "gpu-sim: wrote %s: summary.json, %d replay-*.csv, utilisation.svg\n", o.Out, len(results))
 	}
 	return sum, nil

@@ -1,0 +1,86 @@
+package integration
+
+import (
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
+	"github.com/gpu-scheduler/gpu-scheduler/test/integration/util"
+)
+
+// TestPendingHints: a Pending GPU Pod's FailedScheduling event, and its PodScheduled condition, end
+// with the nearest fit, in the words the README's "Why a Pod is Pending" section quotes.
+func TestPendingHints(t *testing.T) {
+	env := util.NewEnv(t, util.EnvOptions{})
+	ns := env.Namespace
+	env.CreateNode(util.NodeSpec{Name: "cpu-node", CPU: "16", Memory: "64Gi"})
+	env.CreateNode(util.NodeSpec{Name: "gpu-a", GPUs: 4, CPU: "32", Memory: "256Gi"})
+	env.CreateNode(util.NodeSpec{Name: "gpu-b", GPUs: 8, CPU: "32", Memory: "256Gi"})
+	sched := env.StartScheduler(util.SchedulerOptions{})
+
+	withCPU := func(p *corev1.Pod, cpu string) *corev1.Pod {
+		if p.Spec.Containers[0].Resources.Requests == nil {
+			p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{}
+		}
+		p.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU] = resource.MustParse(cpu)
+		return p
+	}
+	for _, node := range []string{"gpu-a", "gpu-b"} { // 16 of each GPU node's 32 CPUs taken
+		hog := withCPU(util.GPUPod(ns, "cpu-hog-"+node, 0), "16")
+		hog.Spec.NodeName, hog.Spec.SchedulerName = node, "default-scheduler"
+		env.CreatePod(hog)
+	}
+	modelPod := util.GPUPod(ns, "model-nobody-has", 1)
+	modelPod.Annotations = map[string]string{gpu.ModelAnnotation: "Tesla-V100"}
+	for _, tc := range []struct {
+		pod  *corev1.Pod
+		hint string
+	}{
+		{util.GPUPod(ns, "too-big", 16), "no node has 16 GPUs in total (the most is 8): waiting will not help"},
+		{withCPU(util.GPUPod(ns, "cpu-blocked", 2), "20"), "2 node(s) have 2 GPUs free but not 20 free CPU"},
+		{withCPU(util.GPUPod(ns, "cpu-too-big", 2), "40"), "2 node(s) have 2 GPUs free but not 40 CPU in all: waiting will not help"},
+		{modelPod, "no node that the pod's own constraints allow (node name, selector and affinity, taints, ports, GPU model, interconnect) has 1 GPU in total: waiting will not help"},
+	} {
+		env.CreatePod(tc.pod)
+		msg := env.WaitFailedScheduling(ns, tc.pod.Name, tc.hint, eventTimeout, sched)
+		checkPending(t, env, tc.pod.Name, msg, tc.hint)
+	}
+
+	// Every GPU held whole but GPU 0 of gpu-a, which holds a 0.8 share: a half GPU fits nowhere.
+	env.CreatePod(occupant(ns, "hold-a", "gpu-a", 3))
+	env.CreatePod(occupant(ns, "hold-b", "gpu-b", 8))
+	share := util.SharePod(ns, "share-0.8", "0.8")
+	share.Spec.NodeName = "gpu-a"
+	share.Spec.SchedulerName = "default-scheduler"
+	share.Annotations[gpu.GPUIndexAnnotation] = "0"
+	env.CreatePod(share)
+	half := util.SharePod(ns, "half", "0.5")
+	env.CreatePod(half)
+	hint := "largest free share: 0.2 of a GPU on gpu-a (" + util.DefaultGPUModel + "); the pod asks 0.5 of a GPU"
+	msg := env.WaitFailedScheduling(ns, half.Name, hint, eventTimeout, sched)
+	checkPending(t, env, half.Name, msg, hint)
+	if strings.Contains(msg, "gang") || strings.Contains(msg, "group") {
+		t.Errorf("a Pod in no gang reads about gangs: %q", msg)
+	}
+}
+
+// checkPending checks that the Pod's PodScheduled condition says what its event says, hint last.
+func checkPending(t *testing.T, env *util.Env, name, msg, hint string) {
+	t.Helper()
+	t.Logf("%s: %s", name, msg)
+	if !strings.HasSuffix(msg, hint) {
+		t.Errorf("%s: event %q does not end with %q", name, msg, hint)
+	}
+	for _, c := range env.GetPod(env.Namespace, name).Status.Conditions {
+		if c.Type == corev1.PodScheduled {
+			if c.Status != corev1.ConditionFalse || c.Reason != corev1.PodReasonUnschedulable || !strings.HasSuffix(c.Message, hint) {
+				t.Errorf("%s: PodScheduled %s %s %q, want False Unschedulable ending with %q", name, c.Status, c.Reason, c.Message, hint)
+			}
+			return
+		}
+	}
+	t.Errorf("%s: no PodScheduled condition", name)
+}
