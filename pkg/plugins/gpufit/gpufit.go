@@ -63,6 +63,9 @@ func (*GPUFit) Name() string { return Name }
 // preFilterState is the Pod's GPU demand, computed once per scheduling cycle.
 type preFilterState struct {
 	demand gpu.Demand
+	// draGPUs is set when a DeviceClass maps nvidia.com/gpu (KEP-5004): on a node that publishes its
+	// GPUs through DRA (allocatable 0), DynamicResources allocates whole GPUs from its ResourceSlices.
+	draGPUs bool
 }
 
 // Clone shares the state: it is never modified after PreFilter.
@@ -80,16 +83,31 @@ func (pl *GPUFit) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v
 	if demand.None() {
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
-	cycleState.Write(preFilterStateKey, &preFilterState{demand: demand})
+	cycleState.Write(preFilterStateKey, &preFilterState{demand: demand, draGPUs: demand.Whole > 0 && pl.draMapsGPUs()})
 	return nil, nil
 }
 
+// draMapsGPUs reports whether a DeviceClass serves nvidia.com/gpu requests from ResourceSlices.
+func (pl *GPUFit) draMapsGPUs() bool {
+	if pl.handle == nil || pl.handle.SharedDRAManager() == nil {
+		return false
+	}
+	resolver := pl.handle.SharedDRAManager().DeviceClassResolver()
+	return resolver != nil && resolver.GetDeviceClass(gpu.ResourceName) != nil
+}
+
 // SignPod signs the Pod's GPU demand, its only input. Shares are not signed: Reserve puts a share on
-// the GPU that this cycle's scores chose, and a batched Pod is placed without scoring.
-func (*GPUFit) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *fwk.Status) {
-	_, demand, status := gpu.SignDemand(pod, true)
+// the GPU that this cycle's scores chose, and a batched Pod is placed without scoring. Nor are whole
+// GPUs where a DeviceClass maps them.
+func (pl *GPUFit) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *fwk.Status) {
+	d, demand, status := gpu.SignDemand(pod, true)
 	if status != nil {
 		return nil, status
+	}
+	if d.Whole > 0 && pl.draMapsGPUs() {
+		// Where DRA serves GPUs the verdict depends on device allocations, which no signature holds
+		// (upstream NodeResourcesFit declines these Pods too).
+		return nil, fwk.NewStatus(fwk.Unschedulable, "GPUs may come from DRA devices")
 	}
 	return []fwk.SignFragment{demand}, nil
 }
@@ -105,6 +123,8 @@ func (pl *GPUFit) Filter(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod
 	}
 	node := pl.states.Of(nodeInfo)
 	switch {
+	case node.Allocatable == 0 && s.draGPUs:
+		return nil // the node's GPUs, if any, are DRA devices: DynamicResources allocates them
 	case node.Allocatable == 0:
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoGPUs)
 	case node.Allocatable < s.demand.Whole:

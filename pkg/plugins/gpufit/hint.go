@@ -35,6 +35,9 @@ func (pl *GPUFit) PostFilter(_ context.Context, cycleState fwk.CycleState, pod *
 	if err != nil {
 		return nil, fwk.NewStatus(fwk.Unschedulable) // no GPU asked, or rejected in PreFilter: nothing to add
 	}
+	if s.draGPUs {
+		return nil, fwk.NewStatus(fwk.Unschedulable) // DRA devices are not in this accounting (yet): no hint beats a wrong one
+	}
 	if m, ok := statuses.(interface{ Len() int }); ok && m.Len() == 0 {
 		// No node reached Filter: a PreFilter rejected the Pod (a gang no domain holds, a malformed
 		// annotation) and its reason says what to change; nodes' capacity is beside the point.
