@@ -18,14 +18,14 @@ import (
 // TestDRAGPUs: on a cluster whose GPU driver publishes GPUs through DRA (a DeviceClass mapping
 // nvidia.com/gpu, as NVIDIA's DRA driver ships, and a ResourceSlice per node) a plain
 // `nvidia.com/gpu: 2` Pod lands on the DRA node, served by DynamicResources, beside a device-plugin
-// node that is full.
+// node that is full; a Pod naming its GPU model finds it in the devices' productName.
 func TestDRAGPUs(t *testing.T) {
 	env := util.NewEnv(t, util.EnvOptions{})
 	ns := env.Namespace
 	ctx := env.Ctx
 	env.CreateNode(util.NodeSpec{Name: "dp-node", GPUs: 2})
 	env.CreatePod(occupant(ns, "occupant", "dp-node", 2)) // the device-plugin node is full
-	env.CreateNode(util.NodeSpec{Name: "dra-node", Labels: map[string]string{gpu.DefaultModelLabel: util.DefaultGPUModel}})
+	env.CreateNode(util.NodeSpec{Name: "dra-node"}) // no GPU Feature Discovery labels: its GPUs are DRA devices
 
 	resource := env.Client.ResourceV1()
 	class := &resourceapi.DeviceClass{
@@ -78,5 +78,13 @@ func TestDRAGPUs(t *testing.T) {
 	}, nil)
 	if p := env.GetPod(ns, "two-gpus"); p.Status.ExtendedResourceClaimStatus == nil {
 		t.Errorf("two-gpus has no extendedResourceClaimStatus: %+v", p.Status)
+	}
+
+	// A Pod that names its GPU model finds it in the devices' productName attribute.
+	model := util.GPUPod(ns, "model-two-gpus", 2)
+	model.Annotations = map[string]string{gpu.ModelAnnotation: util.DefaultGPUModel}
+	env.CreatePod(model)
+	if node := env.WaitPodBound(ns, model.Name, bindTimeout, sched); node != "dra-node" {
+		t.Fatalf("%s bound to %s, want dra-node", model.Name, node)
 	}
 }

@@ -17,19 +17,6 @@ import (
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/plugintest"
 )
 
-// draManager maps extended resource names to DeviceClasses, as the scheduler's DRA manager does when
-// a DeviceClass sets spec.extendedResourceName; nothing else of it is read here.
-type draManager struct {
-	fwk.SharedDRAManager
-	classes map[v1.ResourceName]*resourceapi.DeviceClass
-}
-
-func (m draManager) DeviceClassResolver() fwk.DeviceClassResolver { return m }
-
-func (m draManager) GetDeviceClass(name v1.ResourceName) *resourceapi.DeviceClass {
-	return m.classes[name]
-}
-
 // On a node whose GPUs are DRA devices (no nvidia.com/gpu allocatable) GPUFit leaves whole GPUs to
 // DynamicResources when a DeviceClass maps nvidia.com/gpu; without one, the node has no GPUs.
 func TestDRAMappedGPUs(t *testing.T) {
@@ -47,7 +34,7 @@ func TestDRAMappedGPUs(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			fh, err := frameworkruntime.NewFramework(context.Background(), nil, nil,
-				frameworkruntime.WithSharedDRAManager(draManager{classes: tt.classes}),
+				frameworkruntime.WithSharedDRAManager(plugintest.DRAManager{Classes: tt.classes}),
 				frameworkruntime.WithSnapshotSharedLister(cache.NewSnapshot(nil, []*v1.Node{draNode})))
 			if err != nil {
 				t.Fatal(err)

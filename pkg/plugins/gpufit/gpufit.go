@@ -83,17 +83,8 @@ func (pl *GPUFit) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v
 	if demand.None() {
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
-	cycleState.Write(preFilterStateKey, &preFilterState{demand: demand, draGPUs: demand.Whole > 0 && pl.draMapsGPUs()})
+	cycleState.Write(preFilterStateKey, &preFilterState{demand: demand, draGPUs: demand.Whole > 0 && gpu.DRAServesGPUs(pl.handle)})
 	return nil, nil
-}
-
-// draMapsGPUs reports whether a DeviceClass serves nvidia.com/gpu requests from ResourceSlices.
-func (pl *GPUFit) draMapsGPUs() bool {
-	if pl.handle == nil || pl.handle.SharedDRAManager() == nil {
-		return false
-	}
-	resolver := pl.handle.SharedDRAManager().DeviceClassResolver()
-	return resolver != nil && resolver.GetDeviceClass(gpu.ResourceName) != nil
 }
 
 // SignPod signs the Pod's GPU demand, its only input. Shares are not signed: Reserve puts a share on
@@ -104,7 +95,7 @@ func (pl *GPUFit) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *
 	if status != nil {
 		return nil, status
 	}
-	if d.Whole > 0 && pl.draMapsGPUs() {
+	if d.Whole > 0 && gpu.DRAServesGPUs(pl.handle) {
 		// Where DRA serves GPUs the verdict depends on device allocations, which no signature holds
 		// (upstream NodeResourcesFit declines these Pods too).
 		return nil, fwk.NewStatus(fwk.Unschedulable, "GPUs may come from DRA devices")

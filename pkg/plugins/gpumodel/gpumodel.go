@@ -41,10 +41,11 @@ const (
 // GPUModel is a Filter plugin on the node's GPU model.
 type GPUModel struct {
 	modelLabel string
+	handle     fwk.Handle
 }
 
 // New builds the plugin from GPUModelArgs.
-func New(_ context.Context, obj runtime.Object, _ fwk.Handle) (fwk.Plugin, error) {
+func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
 	args, err := pluginutil.DecodeArgs[*config.GPUModelArgs](Name, obj)
 	if err != nil {
 		return nil, err
@@ -52,15 +53,17 @@ func New(_ context.Context, obj runtime.Object, _ fwk.Handle) (fwk.Plugin, error
 	if err := validation.ValidateGPUModelArgs(field.NewPath("pluginConfig", Name, "args"), args); err != nil {
 		return nil, err
 	}
-	return &GPUModel{modelLabel: args.ModelLabel}, nil
+	return &GPUModel{modelLabel: args.ModelLabel, handle: h}, nil
 }
 
 // Name returns the plugin name.
 func (*GPUModel) Name() string { return Name }
 
-// preFilterState holds the accepted models, lower-cased, parsed once per scheduling cycle.
+// preFilterState holds the accepted models, lower-cased, parsed once per scheduling cycle, and,
+// where DRA serves GPUs, the model each node's ResourceSlices publish.
 type preFilterState struct {
-	models []string
+	models    []string
+	draModels map[string]string
 }
 
 // Clone shares the state: it is never modified after PreFilter.
@@ -68,7 +71,7 @@ func (s *preFilterState) Clone() fwk.StateData { return s }
 
 // PreFilter parses the Pod's accepted models; a Pod that names none skips Filter, and a malformed
 // list makes the Pod unschedulable with the parse error, since no node could change that.
-func (*GPUModel) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+func (pl *GPUModel) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	models, ok, err := acceptedModels(pod)
 	if err != nil {
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
@@ -76,7 +79,16 @@ func (*GPUModel) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1
 	if !ok {
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
-	cycleState.Write(preFilterStateKey, &preFilterState{models: models})
+	state := &preFilterState{models: models}
+	if gpu.DRAServesGPUs(pl.handle) {
+		// Once per cycle, and only for a Pod that names models: one pass over the slices.
+		slices, err := pl.handle.SharedDRAManager().ResourceSlices().ListWithDeviceTaintRules()
+		if err != nil {
+			return nil, fwk.AsStatus(err)
+		}
+		state.draModels = gpu.DRAModels(slices)
+	}
+	cycleState.Write(preFilterStateKey, state)
 	return nil, nil
 }
 
@@ -88,13 +100,17 @@ func (*GPUModel) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *f
 // PreFilterExtensions returns nil: the state does not depend on other Pods.
 func (*GPUModel) PreFilterExtensions() fwk.PreFilterExtensions { return nil }
 
-// Filter checks the node's model label against the accepted models.
+// Filter checks the node's model label against the accepted models; a node without the label is
+// judged by the model its DRA devices publish, if any.
 func (pl *GPUModel) Filter(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
 	s, err := pluginutil.ReadState[*preFilterState](cycleState, preFilterStateKey)
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
 	model, ok := nodeInfo.Node().Labels[pl.modelLabel]
+	if !ok {
+		model, ok = s.draModels[nodeInfo.Node().Name]
+	}
 	if !ok {
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoModelLabel)
 	}

@@ -7,9 +7,12 @@ import (
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
+	resourceapi "k8s.io/api/resource/v1"
 	"k8s.io/klog/v2/ktesting"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
+	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
+	"k8s.io/utils/ptr"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
 	configv1 "github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config/v1"
@@ -242,3 +245,41 @@ func TestEventsToRegister(t *testing.T) {
 }
 
 func strPtr(s string) *string { return &s }
+
+// A node whose GPUs are DRA devices has no GPU Feature Discovery label: its model is the productName
+// its ResourceSlices publish, when a DeviceClass maps nvidia.com/gpu.
+func TestDRAProductName(t *testing.T) {
+	node := plugintest.GPUNode("dra-0", "96", "768Gi", 0)
+	slices := []*resourceapi.ResourceSlice{{Spec: resourceapi.ResourceSliceSpec{
+		Driver: "gpu.nvidia.com", NodeName: ptr.To("dra-0"),
+		Devices: []resourceapi.Device{{Name: "gpu-0", Attributes: map[resourceapi.QualifiedName]resourceapi.DeviceAttribute{
+			gpu.ProductNameAttribute: {StringValue: ptr.To("NVIDIA-H100-80GB-HBM3")}}}},
+	}}}
+	gpuClass := map[v1.ResourceName]*resourceapi.DeviceClass{gpu.ResourceName: {}}
+	for _, tt := range []struct {
+		name    string
+		classes map[v1.ResourceName]*resourceapi.DeviceClass
+		accepts string
+		want    *fwk.Status
+	}{
+		{"the published model is accepted", gpuClass, "NVIDIA-H100-80GB-HBM3", nil},
+		{"another model", gpuClass, "Tesla-T4", fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonModelNotAccepted)},
+		{"no DeviceClass maps GPUs", nil, "NVIDIA-H100-80GB-HBM3", fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoModelLabel)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fh, err := frameworkruntime.NewFramework(context.Background(), nil, nil,
+				frameworkruntime.WithSharedDRAManager(plugintest.DRAManager{Classes: tt.classes, Slices: slices}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pl, err := New(context.Background(), plugintest.Args(t, &configv1.GPUModelArgs{}, &config.GPUModelArgs{}), fh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pod := plugintest.GPUPod("p", "1", "1Gi", 1).Annotation(gpu.ModelAnnotation, tt.accepts).Obj()
+			if got := plugintest.Filter(t, pl, pod, plugintest.NodeInfo(node)); !got.Equal(tt.want) {
+				t.Errorf("Filter = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
