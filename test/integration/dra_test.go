@@ -25,7 +25,7 @@ func TestDRAGPUs(t *testing.T) {
 	ctx := env.Ctx
 	env.CreateNode(util.NodeSpec{Name: "dp-node", GPUs: 2})
 	env.CreatePod(occupant(ns, "occupant", "dp-node", 2)) // the device-plugin node is full
-	env.CreateNode(util.NodeSpec{Name: "dra-node"}) // no GPU Feature Discovery labels: its GPUs are DRA devices
+	env.CreateNode(util.NodeSpec{Name: "dra-node"})       // no GPU Feature Discovery labels: its GPUs are DRA devices
 
 	resource := env.Client.ResourceV1()
 	class := &resourceapi.DeviceClass{
