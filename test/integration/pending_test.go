@@ -1,11 +1,14 @@
 package integration
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 	"github.com/gpu-scheduler/gpu-scheduler/test/integration/util"
@@ -67,20 +70,26 @@ func TestPendingHints(t *testing.T) {
 	}
 }
 
-// checkPending checks that the Pod's PodScheduled condition says what its event says, hint last.
+// checkPending checks that the event ends with the hint, and that the Pod's PodScheduled condition
+// (written apart from the event, so waited for) says the same.
 func checkPending(t *testing.T, env *util.Env, name, msg, hint string) {
 	t.Helper()
 	t.Logf("%s: %s", name, msg)
 	if !strings.HasSuffix(msg, hint) {
 		t.Errorf("%s: event %q does not end with %q", name, msg, hint)
 	}
-	for _, c := range env.GetPod(env.Namespace, name).Status.Conditions {
-		if c.Type == corev1.PodScheduled {
-			if c.Status != corev1.ConditionFalse || c.Reason != corev1.PodReasonUnschedulable || !strings.HasSuffix(c.Message, hint) {
-				t.Errorf("%s: PodScheduled %s %s %q, want False Unschedulable ending with %q", name, c.Status, c.Reason, c.Message, hint)
-			}
-			return
+	var last string
+	env.Wait(name+"'s PodScheduled condition to say "+hint, eventTimeout, func(ctx context.Context) (bool, error) {
+		p, err := env.Client.CoreV1().Pods(env.Namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
 		}
-	}
-	t.Errorf("%s: no PodScheduled condition", name)
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodScheduled {
+				last = fmt.Sprintf("%s %s %q", c.Status, c.Reason, c.Message)
+				return c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable && strings.HasSuffix(c.Message, hint), nil
+			}
+		}
+		return false, nil
+	}, func() string { return "last seen: " + last })
 }
