@@ -6,9 +6,11 @@ import (
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
+	resourceapi "k8s.io/api/resource/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
+	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 	"sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
 
 	gsconfig "github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
@@ -40,6 +42,12 @@ func rejections(t *testing.T) map[string]func() *fwk.Status {
 		return plugintest.Args(t, versioned, internal)
 	}
 	fit := build(gpufit.New(ctx, nil, nil))
+	draHandle, err := frameworkruntime.NewFramework(ctx, nil, nil, frameworkruntime.WithSharedDRAManager(
+		plugintest.DRAManager{Classes: map[v1.ResourceName]*resourceapi.DeviceClass{gpu.ResourceName: {}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	draFit := build(gpufit.New(ctx, nil, draHandle))
 	model := build(gpumodel.New(ctx, args(&configv1.GPUModelArgs{}, &gsconfig.GPUModelArgs{}), nil))
 	ic := build(interconnect.New(ctx, args(&configv1.InterconnectArgs{}, &gsconfig.InterconnectArgs{}), nil))
 	gangs := build(interconnect.NewWithGangSizer(gangSizes{"train": 4})(ctx, args(&configv1.InterconnectArgs{}, &gsconfig.InterconnectArgs{}), nil))
@@ -67,6 +75,7 @@ func rejections(t *testing.T) map[string]func() *fwk.Status {
 		"GPUFit.ReasonTooFewGPUs":           filter(fit, gpuPod(8), node(4)),
 		"GPUFit.ReasonInsufficientGPUs":     filter(fit, gpuPod(1), node(1), plugintest.GPUPod("u", "1", "1Gi", 1).Node("n").Obj()),
 		"GPUFit.ReasonInsufficientGPUShare": filter(fit, sharePod("0.5", ""), node(1), sharePod("0.8", "n")),
+		"GPUFit.ReasonNoGPUForShare":        filter(draFit, sharePod("0.5", ""), node(0)),
 		"GPUModel.ReasonNoModelLabel": filter(model,
 			plugintest.GPUPod("p", "1", "1Gi", 1).Annotation(gpu.ModelAnnotation, "Tesla-T4").Obj(), node(1)),
 		"GPUModel.ReasonModelNotAccepted": filter(model,

@@ -87,4 +87,8 @@ func TestDRAGPUs(t *testing.T) {
 	if node := env.WaitPodBound(ns, model.Name, bindTimeout, sched); node != "dra-node" {
 		t.Fatalf("%s bound to %s, want dra-node", model.Name, node)
 	}
+
+	// A share goes only to device-plugin GPUs (dp-node's are held whole): DRA allocates devices whole.
+	env.CreatePod(util.SharePod(ns, "half", "0.5"))
+	env.WaitFailedScheduling(ns, "half", "1 node(s) have no GPU a share can use (DRA devices are allocated whole)", eventTimeout, sched)
 }

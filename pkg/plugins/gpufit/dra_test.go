@@ -46,6 +46,15 @@ func TestDRAMappedGPUs(t *testing.T) {
 			if _, st := pl.SignPod(context.Background(), pod); st.IsSuccess() != tt.signed {
 				t.Errorf("SignPod = %v, signed want %v", st, tt.signed)
 			}
+			// A share never goes to a DRA node: DRA allocates devices whole.
+			wantShare := fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoGPUs)
+			if !tt.signed {
+				wantShare = fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoGPUForShare)
+			}
+			share := plugintest.GPUPod("s", "1", "1Gi", 0).Annotation(gpu.FractionAnnotation, "0.5").Obj()
+			if got := plugintest.Filter(t, pl, share, plugintest.NodeInfo(draNode)); !got.Equal(wantShare) {
+				t.Errorf("Filter of a share = %v, want %v", got, wantShare)
+			}
 			// No nearest-fit hint where GPUs may be DRA devices: this accounting does not see them.
 			state := framework.NewCycleState()
 			if _, st := pl.PreFilter(context.Background(), state, pod, nil); !st.IsSuccess() {

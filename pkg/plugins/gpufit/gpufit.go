@@ -44,6 +44,9 @@ const (
 	ReasonInsufficientGPUs = "Insufficient free GPUs"
 	// ReasonInsufficientGPUShare: no GPU of the node has the requested share free.
 	ReasonInsufficientGPUShare = "Insufficient free GPU share"
+	// ReasonNoGPUForShare: where a DeviceClass maps nvidia.com/gpu, a node without allocatable GPUs
+	// has none or DRA devices, and DRA allocates devices whole: a share never goes there.
+	ReasonNoGPUForShare = "node(s) have no GPU a share can use (DRA devices are allocated whole)"
 )
 
 // GPUFit is a Filter and Reserve plugin on whole and shared GPUs.
@@ -83,7 +86,7 @@ func (pl *GPUFit) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v
 	if demand.None() {
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
-	cycleState.Write(preFilterStateKey, &preFilterState{demand: demand, draGPUs: demand.Whole > 0 && gpu.DRAServesGPUs(pl.handle)})
+	cycleState.Write(preFilterStateKey, &preFilterState{demand: demand, draGPUs: gpu.DRAServesGPUs(pl.handle)})
 	return nil, nil
 }
 
@@ -114,6 +117,8 @@ func (pl *GPUFit) Filter(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod
 	}
 	node := pl.states.Of(nodeInfo)
 	switch {
+	case node.Allocatable == 0 && s.draGPUs && s.demand.Share > 0:
+		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoGPUForShare)
 	case node.Allocatable == 0 && s.draGPUs:
 		return nil // the node's GPUs, if any, are DRA devices: DynamicResources allocates them
 	case node.Allocatable == 0:
