@@ -18,6 +18,12 @@ func KWOKFiles(binDir string) (binary, stages string) {
 
 // StartKWOK starts kwok managing every node, with the admin kubeconfig: it turns new Nodes Ready
 // and bound Pods Running. Its output goes to logPath; onExit is as in ProcessOptions.
+//
+// kwok runs on one OS thread (GOMAXPROCS=1): kwok v0.8.0 initialises its stages' CEL environments
+// lazily from several controllers at once, and github.com/wzshiming/easycel v0.6.0 (the newest)
+// fills a package-level map without a lock, which can crash kwok with "concurrent map writes" when
+// a node and a Pod arrive together. One thread makes that interleaving rare; the demo's few nodes
+// and Pods need no more.
 func (c *ControlPlane) StartKWOK(logPath string, onExit func(*Process, error)) (*Process, error) {
 	bin, stages := KWOKFiles(c.BinDir)
 	return StartProcess(ProcessOptions{
@@ -29,6 +35,7 @@ func (c *ControlPlane) StartKWOK(logPath string, onExit func(*Process, error)) (
 			"--manage-all-nodes=true",
 			"--node-lease-duration-seconds=40",
 		},
+		Env:     []string{"GOMAXPROCS=1"},
 		LogPath: logPath,
 		OnExit:  onExit,
 	})

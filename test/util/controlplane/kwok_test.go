@@ -1,7 +1,9 @@
 package controlplane
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -55,6 +57,11 @@ func TestKWOKSmoke(t *testing.T) {
 			t.Errorf("Err after Stop: %v", p.Err())
 		}
 	}()
+
+	// One OS thread keeps kwok clear of easycel's unlocked map (StartKWOK says more).
+	if env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", p.Pid())); err == nil && !bytes.Contains(env, []byte("\x00GOMAXPROCS=1\x00")) {
+		t.Error("kwok runs without GOMAXPROCS=1")
+	}
 
 	c := cp.Client()
 	node := &corev1.Node{

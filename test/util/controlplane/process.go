@@ -22,6 +22,8 @@ type ProcessOptions struct {
 	Args []string
 	// Dir is the working directory (default: this process's).
 	Dir string
+	// Env is added to this process's environment.
+	Env []string
 	// LogPath receives stdout and stderr; it is created or truncated.
 	LogPath string
 	// OnExit, if set, is called (from another goroutine) when the process exits before Stop or Kill
@@ -52,6 +54,9 @@ func StartProcess(o ProcessOptions) (*Process, error) {
 	}
 	cmd := exec.Command(o.Path, o.Args...)
 	cmd.Dir = o.Dir
+	if len(o.Env) > 0 {
+		cmd.Env = append(os.Environ(), o.Env...)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
