@@ -41,6 +41,8 @@ type NodeSpec struct {
 	GPUModel string
 	Labels   map[string]string
 	Taints   []corev1.Taint
+	// Unschedulable cordons the node.
+	Unschedulable bool
 }
 
 // Node builds the Node object: capacity = allocatable, GFD-style labels on GPU nodes, Ready.
@@ -83,7 +85,7 @@ func (s NodeSpec) Node() *corev1.Node {
 	now := metav1.Now()
 	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: s.Name, Labels: labels},
-		Spec:       corev1.NodeSpec{Taints: s.Taints},
+		Spec:       corev1.NodeSpec{Taints: s.Taints, Unschedulable: s.Unschedulable},
 		Status: corev1.NodeStatus{
 			Capacity:    res,
 			Allocatable: res.DeepCopy(),
