@@ -16,6 +16,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	resourceapi "k8s.io/api/resource/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -403,6 +404,7 @@ func TestObjects(t *testing.T) {
 			t.Errorf("no %s node", m)
 		}
 	}
+	checkDRAPool(t)
 	objs, err = decodeObjects(podsYAML, "pods.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -494,4 +496,42 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// checkDRAPool checks the --dra pool: nodes without GPU allocatable or GPU Feature Discovery labels,
+// one ResourceSlice each of devices the DeviceClass (mapping nvidia.com/gpu) selects, with a model.
+func checkDRAPool(t *testing.T) {
+	t.Helper()
+	objs, err := decodeObjects(draYAML, "dra.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nodes, classes int
+	devices := map[string]int{}
+	for _, o := range objs {
+		switch o := o.(type) {
+		case *corev1.Node:
+			nodes++
+			if q := o.Status.Allocatable[gpu.ResourceName]; !q.IsZero() || o.Labels[gpu.DefaultModelLabel] != "" {
+				t.Errorf("DRA node %s has device-plugin GPUs or a model label", o.Name)
+			}
+		case *resourceapi.DeviceClass:
+			classes++
+			if o.Spec.ExtendedResourceName == nil || *o.Spec.ExtendedResourceName != string(gpu.ResourceName) {
+				t.Errorf("DeviceClass %s does not map %s", o.Name, gpu.ResourceName)
+			}
+		case *resourceapi.ResourceSlice:
+			for _, d := range o.Spec.Devices {
+				if a := d.Attributes[gpu.ProductNameAttribute]; a.StringValue == nil || *a.StringValue == "" {
+					t.Errorf("slice %s device %s has no productName", o.Name, d.Name)
+				}
+			}
+			devices[*o.Spec.NodeName] += len(o.Spec.Devices)
+		default:
+			t.Errorf("dra.yaml holds a %T", o)
+		}
+	}
+	if nodes == 0 || classes != 1 || len(devices) != nodes {
+		t.Errorf("dra.yaml: %d nodes, %d DeviceClasses, slices for %d nodes; want one class and a slice per node", nodes, classes, len(devices))
+	}
 }

@@ -50,6 +50,7 @@ type options struct {
 	dir     string
 	root    string
 	pods    bool
+	dra     bool
 }
 
 func main() {
@@ -70,6 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.dir, "dir", "", "runtime directory: kubeconfig, certificates, etcd data, logs (default <repo>/_output/dev-cluster)")
 	fs.StringVar(&o.root, "root", "", "repository root (default: found from the working directory)")
 	fs.BoolVar(&o.pods, "pods", true, "submit the example Pods (false: an empty cluster, e.g. with --keep)")
+	fs.BoolVar(&o.dra, "dra", false, "add a node pool whose GPUs a DRA driver publishes (ResourceSlices, and the DeviceClass mapping nvidia.com/gpu)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: gpu-demo [flags]\n\nStarts etcd, kube-apiserver, KWOK with fake GPU nodes and gpu-scheduler, schedules the\nexample Pods and prints where they landed. Needs `make build tools`.\n\nFlags:\n")
 		fs.PrintDefaults()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	resourceapi "k8s.io/api/resource/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -21,10 +22,13 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 )
 
-// nodesYAML is the demo cluster; podsYAML the Pods submitted after manifests/examples/.
+// nodesYAML is the demo cluster, draYAML its DRA node pool (--dra); podsYAML the Pods submitted
+// after manifests/examples/.
 var (
 	//go:embed objects/nodes.yaml
 	nodesYAML []byte
+	//go:embed objects/dra.yaml
+	draYAML []byte
 	//go:embed objects/pods.yaml
 	podsYAML []byte
 )
@@ -82,34 +86,63 @@ func stripComments(doc []byte) []byte {
 	return out
 }
 
-// createNodes creates the demo nodes with their status (capacity, allocatable).
+// createNodes creates the demo nodes with their status (capacity, allocatable), and with --dra the
+// DRA node pool with its DeviceClass and ResourceSlices.
 func (d *demo) createNodes(ctx context.Context) ([]*corev1.Node, error) {
-	objs, err := decodeObjects(nodesYAML, "objects/nodes.yaml")
+	nodes, err := d.createObjects(ctx, nodesYAML, "objects/nodes.yaml")
+	if err != nil || !d.opts.dra {
+		return nodes, err
+	}
+	draNodes, err := d.createObjects(ctx, draYAML, "objects/dra.yaml")
+	return append(nodes, draNodes...), err
+}
+
+// createObjects creates the Nodes, DeviceClasses and ResourceSlices of an embedded YAML file and
+// returns the Nodes.
+func (d *demo) createObjects(ctx context.Context, data []byte, source string) ([]*corev1.Node, error) {
+	objs, err := decodeObjects(data, source)
 	if err != nil {
 		return nil, err
 	}
 	var nodes []*corev1.Node
 	for _, obj := range objs {
-		n, ok := obj.(*corev1.Node)
-		if !ok {
-			return nil, fmt.Errorf("objects/nodes.yaml: %T is not a Node", obj)
-		}
-		created, err := d.client.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("creating node %s: %w", n.Name, err)
-		}
-		// The status sent with a create is kept (as when a kubelet registers a node); should an
-		// apiserver drop it, set it, or the nodes would have no GPUs.
-		if len(created.Status.Allocatable) == 0 && len(n.Status.Allocatable) > 0 {
-			created.Status = n.Status
-			if _, err := d.client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
-				return nil, fmt.Errorf("setting status of node %s: %w", n.Name, err)
+		switch o := obj.(type) {
+		case *corev1.Node:
+			if err := d.createNode(ctx, o); err != nil {
+				return nil, err
 			}
+			nodes = append(nodes, o)
+		case *resourceapi.DeviceClass:
+			if _, err := d.client.ResourceV1().DeviceClasses().Create(ctx, o, metav1.CreateOptions{}); err != nil {
+				return nil, fmt.Errorf("creating DeviceClass %s: %w", o.Name, err)
+			}
+		case *resourceapi.ResourceSlice:
+			if _, err := d.client.ResourceV1().ResourceSlices().Create(ctx, o, metav1.CreateOptions{}); err != nil {
+				return nil, fmt.Errorf("creating ResourceSlice %s: %w", o.Name, err)
+			}
+		default:
+			return nil, fmt.Errorf("%s: %T is not a Node, DeviceClass or ResourceSlice", source, obj)
 		}
-		nodes = append(nodes, n)
 	}
-	d.logf("created %d nodes", len(nodes))
+	d.logf("created %d nodes (%s)", len(nodes), source)
 	return nodes, nil
+}
+
+// createNode creates the node with its status, as a kubelet registering itself would.
+func (d *demo) createNode(ctx context.Context, n *corev1.Node) error {
+	created, err := d.client.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("creating node %s: %w", n.Name, err)
+	}
+	// The status sent with a create is kept (as when a kubelet registers a node); should an
+	// apiserver drop it, set it, or the nodes would have no GPUs.
+	if len(created.Status.Allocatable) == 0 && len(n.Status.Allocatable) > 0 {
+		created.Status = n.Status
+		if _, err := d.client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("setting status of node %s: %w", n.Name, err)
+		}
+	}
+	return nil
 }
 
 // loadPods returns the Pods of manifests/examples/*.yaml (other kinds skipped) and objects/pods.yaml.

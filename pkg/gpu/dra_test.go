@@ -1,35 +1,243 @@
-package gpu
+package gpu_test
 
 import (
+	"context"
+	"reflect"
+	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	resourceapi "k8s.io/api/resource/v1"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 	"k8s.io/utils/ptr"
+
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/plugintest"
 )
 
-func TestDRAModels(t *testing.T) {
-	device := func(name string, attrs map[resourceapi.QualifiedName]string) resourceapi.Device {
-		d := resourceapi.Device{Name: name, Attributes: map[resourceapi.QualifiedName]resourceapi.DeviceAttribute{}}
-		for k, v := range attrs {
-			d.Attributes[k] = resourceapi.DeviceAttribute{StringValue: ptr.To(v)}
+func draHandle(t *testing.T, m plugintest.DRAManager) fwk.Handle {
+	t.Helper()
+	fh, err := frameworkruntime.NewFramework(context.Background(), nil, nil, frameworkruntime.WithSharedDRAManager(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fh
+}
+
+// The inventory counts the devices the GPU DeviceClass's CEL selectors accept, per node, and how
+// many of them claims hold; it takes each node's model from productName.
+func TestDRAReader(t *testing.T) {
+	class := plugintest.NVIDIAGPUClass()
+	a := plugintest.GPUSlice("a", "NVIDIA-H100-80GB-HBM3", 4)
+	// A device of another type in the same slice (a MIG device, say) is not a GPU of the class.
+	a.Spec.Devices = append(a.Spec.Devices, resourceapi.Device{Name: "mig-0", Attributes: map[resourceapi.QualifiedName]resourceapi.DeviceAttribute{
+		"type": {StringValue: ptr.To("mig")}}})
+	b := plugintest.GPUSlice("b", "", 8)
+	for i := range b.Spec.Devices { // the model under its qualified name on one device only
+		delete(b.Spec.Devices[i].Attributes, gpu.ProductNameAttribute)
+	}
+	b.Spec.Devices[5].Attributes["gpu.nvidia.com/"+gpu.ProductNameAttribute] = resourceapi.DeviceAttribute{StringValue: ptr.To("Tesla-T4")}
+	nic := plugintest.GPUSlice("a-nic", "", 2) // another driver's devices on node a
+	nic.Spec.Driver, nic.Spec.NodeName = "rdma.example.com", ptr.To("a")
+	network := plugintest.GPUSlice("fabric", "x", 2) // not one node's: not counted
+	network.Spec.NodeName, network.Spec.AllNodes = nil, ptr.To(true)
+
+	allocated := append(plugintest.Allocated("a", 0, 1), plugintest.Allocated("b", 3)...)
+	allocated = append(allocated, plugintest.Allocated("elsewhere", 0)...)
+	m := plugintest.DRAManager{Classes: plugintest.GPUClasses(class), Slices: []*resourceapi.ResourceSlice{a, b, nic, network}, Allocated: allocated}
+	var r gpu.DRAReader
+	inv, err := r.Read(context.Background(), draHandle(t, m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		node               string
+		devices, allocated int64
+		model              string
+		ok                 bool
+	}{
+		{"a", 4, 2, "NVIDIA-H100-80GB-HBM3", true},
+		{"b", 8, 1, "Tesla-T4", true},
+		{"fabric", 0, 0, "", false},
+		{"elsewhere", 0, 0, "", false},
+	} {
+		n, alloc, ok := inv.Node(tt.node)
+		if n.Devices != tt.devices || alloc != tt.allocated || n.Model != tt.model || ok != tt.ok {
+			t.Errorf("node %s: %d devices, %d allocated, model %q, ok %v; want %d, %d, %q, %v",
+				tt.node, n.Devices, alloc, n.Model, ok, tt.devices, tt.allocated, tt.model, tt.ok)
 		}
-		return d
 	}
-	slice := func(node *string, driver string, devices ...resourceapi.Device) *resourceapi.ResourceSlice {
-		return &resourceapi.ResourceSlice{Spec: resourceapi.ResourceSliceSpec{NodeName: node, Driver: driver, Devices: devices}}
+
+	// Unchanged slices are not matched again; a changed, an added and a removed one are.
+	b2 := plugintest.GPUSlice("b", "Tesla-T4", 2)
+	b2.ResourceVersion = "2"
+	c := plugintest.GPUSlice("c", "NVIDIA-L4", 1)
+	m.Slices = []*resourceapi.ResourceSlice{b2, c}
+	inv, err = r.Read(context.Background(), draHandle(t, m))
+	if err != nil {
+		t.Fatal(err)
 	}
-	got := DRAModels([]*resourceapi.ResourceSlice{
-		slice(ptr.To("a"), "gpu.nvidia.com", device("gpu-0", map[resourceapi.QualifiedName]string{"productName": "NVIDIA-H100-80GB-HBM3"})),
-		// The qualified name, and a device without the attribute before one with it.
-		slice(ptr.To("b"), "gpu.nvidia.com", device("nic", nil), device("gpu-0", map[resourceapi.QualifiedName]string{"gpu.nvidia.com/productName": "Tesla-T4"})),
-		// A second slice of a node does not replace the first one's model.
-		slice(ptr.To("a"), "gpu.nvidia.com", device("gpu-1", map[resourceapi.QualifiedName]string{"productName": "other"})),
-		// Network-wide slices (no node) and nodes without the attribute give nothing.
-		slice(nil, "gpu.nvidia.com", device("x", map[resourceapi.QualifiedName]string{"productName": "nowhere"})),
-		slice(ptr.To("c"), "gpu.nvidia.com", device("gpu-0", map[resourceapi.QualifiedName]string{"uuid": "GPU-1"})),
-	})
-	want := map[string]string{"a": "NVIDIA-H100-80GB-HBM3", "b": "Tesla-T4"}
-	if len(got) != len(want) || got["a"] != want["a"] || got["b"] != want["b"] {
-		t.Errorf("DRAModels = %v, want %v", got, want)
+	if n, alloc, _ := inv.Node("b"); n.Devices != 2 || alloc != 0 { // its allocated gpu-3 is gone
+		t.Errorf("b after its slice shrank: %d devices, %d allocated; want 2, 0", n.Devices, alloc)
 	}
+	if n, _, _ := inv.Node("c"); n.Devices != 1 || n.Model != "NVIDIA-L4" {
+		t.Errorf("c, added: %+v", n)
+	}
+	if _, _, ok := inv.Node("a"); ok {
+		t.Error("a's slice was removed, yet a has DRA GPUs")
+	}
+
+	// Without a DeviceClass mapping nvidia.com/gpu there is no inventory.
+	m.Classes = nil
+	if inv, err := r.Read(context.Background(), draHandle(t, m)); inv != nil || err != nil {
+		t.Errorf("no GPU class: inventory %v, error %v; want none", inv, err)
+	}
+	// A selector that does not compile is an error naming the class.
+	bad := plugintest.NVIDIAGPUClass()
+	bad.ResourceVersion = "2"
+	bad.Spec.Selectors[0].CEL.Expression = "device.driver =="
+	m.Classes = plugintest.GPUClasses(bad)
+	if _, err := r.Read(context.Background(), draHandle(t, m)); err == nil || !strings.Contains(err.Error(), "DeviceClass gpu.nvidia.com") {
+		t.Errorf("bad selector: error %v, want one naming the DeviceClass", err)
+	}
+}
+
+// A cycle costs no new maps while the slices stand still.
+func TestDRAReaderKeepsMatches(t *testing.T) {
+	m := plugintest.DRAManager{Classes: plugintest.GPUClasses(plugintest.NVIDIAGPUClass()),
+		Slices: []*resourceapi.ResourceSlice{plugintest.GPUSlice("a", "x", 8), plugintest.GPUSlice("b", "x", 8)}}
+	h := draHandle(t, m)
+	var r gpu.DRAReader
+	first, err := r.Read(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := r.Read(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reflect.ValueOf(first).Elem().Field(0).Pointer() != reflect.ValueOf(second).Elem().Field(0).Pointer() {
+		t.Error("the node map was rebuilt though no slice changed")
+	}
+}
+
+// A DRA node's state in the View: its devices are its GPUs, the allocated ones held whole, and no
+// GPU takes a share; a device-plugin node beside it is as the device plugin says.
+func TestViewOfDRANode(t *testing.T) {
+	m := plugintest.DRAManager{Classes: plugintest.GPUClasses(plugintest.NVIDIAGPUClass()),
+		Slices: []*resourceapi.ResourceSlice{plugintest.GPUSlice("dra-0", "NVIDIA-B200", 8)}, Allocated: plugintest.Allocated("dra-0", 0, 1, 2)}
+	h := draHandle(t, m)
+	states := gpu.NodeStatesFor(context.Background(), h)
+	cycle := framework.NewCycleState()
+	view, err := states.View(context.Background(), cycle, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := states.View(context.Background(), cycle, h); again != view {
+		t.Error("a second plugin in the cycle got another View")
+	}
+	draNode := plugintest.GPUNode("dra-0", "96", "768Gi", 0)
+	draNode.Labels = map[string]string{}
+	ni := plugintest.NodeInfo(draNode, plugintest.GPUPod("p", "4", "16Gi", 3).Node("dra-0").Obj())
+	s := view.Of(ni)
+	if !s.DRA || s.Allocatable != 8 || s.WholeUsed != 3 || s.FreeWhole() != 5 || s.MilliCPUPerGPU != 12000 {
+		t.Errorf("DRA node state %+v: want 8 GPUs, 3 held, 12 CPUs per GPU", *s)
+	}
+	if s.Fits(gpu.Demand{Share: 500}) || s.LargestFreeShare() != 0 {
+		t.Error("a share fits a DRA node")
+	}
+	if !s.Fits(gpu.Demand{Whole: 5}) || s.Fits(gpu.Demand{Whole: 6}) {
+		t.Error("a DRA node with 5 free devices should fit 5 GPUs and not 6")
+	}
+	if got, _ := view.Model(ni, gpu.DefaultModelLabel); got != "NVIDIA-B200" {
+		t.Errorf("model %q, want the devices' productName", got)
+	}
+	if view.Of(ni) != s {
+		t.Error("the same node in the same state was derived again")
+	}
+	dp := plugintest.NodeInfo(plugintest.GPUNode("dp-0", "96", "768Gi", 8))
+	if s := view.Of(dp); s.DRA || s.Allocatable != 8 {
+		t.Errorf("device-plugin node state %+v", *s)
+	}
+
+	// One more device allocated: the next cycle sees it.
+	m.Allocated = plugintest.Allocated("dra-0", 0, 1, 2, 3)
+	h = draHandle(t, m)
+	view, err = states.View(context.Background(), framework.NewCycleState(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := view.Of(ni); s.WholeUsed != 4 {
+		t.Errorf("after a fourth allocation: %d held, want 4", s.WholeUsed)
+	}
+}
+
+// A Pod's ResourceClaims add the devices they ask of the GPU DeviceClass to its demand: an exact
+// count, the first of alternatives; not another class's devices, nor "all", nor a claim not yet made.
+func TestViewDemand(t *testing.T) {
+	class := plugintest.NVIDIAGPUClass()
+	firstAvailable := plugintest.GPUClaim("default", "either", class.Name, 0)
+	firstAvailable.Spec.Devices.Requests[0].Exactly = nil
+	firstAvailable.Spec.Devices.Requests[0].FirstAvailable = []resourceapi.DeviceSubRequest{
+		{Name: "big", DeviceClassName: class.Name, AllocationMode: resourceapi.DeviceAllocationModeExactCount, Count: 4},
+		{Name: "small", DeviceClassName: class.Name, AllocationMode: resourceapi.DeviceAllocationModeExactCount, Count: 1},
+	}
+	all := plugintest.GPUClaim("default", "all", class.Name, 0)
+	all.Spec.Devices.Requests[0].Exactly.AllocationMode = resourceapi.DeviceAllocationModeAll
+	m := plugintest.DRAManager{Classes: plugintest.GPUClasses(class), Claims: []*resourceapi.ResourceClaim{
+		plugintest.GPUClaim("default", "four", class.Name, 4), plugintest.GPUClaim("default", "nics", "rdma.example.com", 2),
+		plugintest.GPUClaim("default", "generated-abc", class.Name, 2), firstAvailable, all,
+	}}
+	h := draHandle(t, m)
+	view, err := gpu.NodeStatesFor(context.Background(), h).View(context.Background(), nil, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := func(names ...string) []corev1.PodResourceClaim {
+		var out []corev1.PodResourceClaim
+		for _, n := range names {
+			out = append(out, corev1.PodResourceClaim{Name: "c-" + n, ResourceClaimName: ptr.To(n)})
+		}
+		return out
+	}
+	generated := plugintest.GPUPod("templated", "1", "1Gi", 0).Obj()
+	generated.Spec.ResourceClaims = []corev1.PodResourceClaim{{Name: "gpus", ResourceClaimTemplateName: ptr.To("two-gpus")}}
+	generated.Status.ResourceClaimStatuses = []corev1.PodResourceClaimStatus{{Name: "gpus", ResourceClaimName: ptr.To("generated-abc")}}
+	share := plugintest.GPUPod("share", "1", "1Gi", 0).Annotation(gpu.FractionAnnotation, "0.5").Obj()
+	share.Spec.ResourceClaims = claims("four")
+	for _, tt := range []struct {
+		name string
+		pod  *corev1.Pod
+		want gpu.Demand
+	}{
+		{"a claim for 4 GPUs", withClaims(plugintest.GPUPod("p", "1", "1Gi", 0).Obj(), claims("four")), gpu.Demand{Whole: 4}},
+		{"plus a request of 1", withClaims(plugintest.GPUPod("p", "1", "1Gi", 1).Obj(), claims("four")), gpu.Demand{Whole: 5}},
+		{"another class", withClaims(plugintest.GPUPod("p", "1", "1Gi", 0).Obj(), claims("nics")), gpu.Demand{}},
+		{"all devices", withClaims(plugintest.GPUPod("p", "1", "1Gi", 0).Obj(), claims("all")), gpu.Demand{}},
+		{"first of alternatives", withClaims(plugintest.GPUPod("p", "1", "1Gi", 0).Obj(), claims("either")), gpu.Demand{Whole: 4}},
+		{"not created yet", withClaims(plugintest.GPUPod("p", "1", "1Gi", 0).Obj(), claims("missing")), gpu.Demand{}},
+		{"from a template", generated, gpu.Demand{Whole: 2}},
+	} {
+		got, err := view.Demand(tt.pod)
+		if err != nil || got != tt.want {
+			t.Errorf("%s: demand %+v (%v), want %+v", tt.name, got, err, tt.want)
+		}
+	}
+	if _, err := view.Demand(share); err == nil || !strings.Contains(err.Error(), "beside 4 GPUs from ResourceClaims") {
+		t.Errorf("a share beside a GPU claim: error %v", err)
+	}
+	// Without a DeviceClass mapping nvidia.com/gpu, claims ask no GPUs.
+	m.Classes = nil
+	h = draHandle(t, m)
+	view, _ = gpu.NodeStatesFor(context.Background(), h).View(context.Background(), nil, h)
+	if got, _ := view.Demand(withClaims(plugintest.GPUPod("p", "1", "1Gi", 0).Obj(), claims("four"))); !got.None() {
+		t.Errorf("no GPU class: demand %+v, want none", got)
+	}
+}
+
+func withClaims(p *corev1.Pod, claims []corev1.PodResourceClaim) *corev1.Pod {
+	p.Spec.ResourceClaims = claims
+	return p
 }

@@ -203,13 +203,13 @@ type Room struct {
 
 // RoomOf reads the Room of a node whose GPU state is state; the model label only when the workload
 // needs it (a map lookup per node costs more than the measure itself on a large cluster).
-func (w *Workload) RoomOf(nodeInfo fwk.NodeInfo, state *NodeState, modelLabel string) Room {
+func (w *Workload) RoomOf(nodeInfo fwk.NodeInfo, state *NodeState, view *View, modelLabel string) Room {
 	alloc, used := nodeInfo.GetAllocatable(), nodeInfo.GetRequested()
 	r := Room{MilliCPU: alloc.GetMilliCPU() - used.GetMilliCPU(), Memory: alloc.GetMemory() - used.GetMemory(),
 		MilliCPUPerGPU: state.MilliCPUPerGPU, MemoryPerGPU: state.MemoryPerGPU,
 		NonGPUMilliCPU: state.NonGPUMilliCPU, NonGPUMemory: state.NonGPUMemory}
 	if w.NeedsModel() {
-		r.Model = nodeInfo.Node().Labels[modelLabel]
+		r.Model, _ = view.Model(nodeInfo, modelLabel)
 	}
 	return r
 }
@@ -371,6 +371,12 @@ func ShapeOf(pod *v1.Pod) (Shape, error) {
 	if err != nil {
 		return Shape{}, err
 	}
+	return shapeOf(pod, demand)
+}
+
+// shapeOf is the Pod's shape with the given GPU demand.
+func shapeOf(pod *v1.Pod, demand Demand) (Shape, error) {
+	var err error
 	reqs := resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{})
 	s := Shape{MilliCPU: reqs.Cpu().MilliValue(), Memory: reqs.Memory().Value(), Weight: 1}
 	switch {

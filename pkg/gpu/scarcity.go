@@ -23,16 +23,17 @@ type Scarcity struct {
 // Scarcity measures the free capacity of nodes (the whole cluster: the nodes a Pod could use would
 // skew the ratios, e.g. a Pod accepting two models sees only those) and prices each model. nil when
 // no shape is limited to models.
-func (w *Workload) Scarcity(nodes []fwk.NodeInfo, states *NodeStates, modelLabel string) *Scarcity {
+func (w *Workload) Scarcity(nodes []fwk.NodeInfo, view *View, modelLabel string) *Scarcity {
 	if len(w.constrained) == 0 {
 		return nil
 	}
 	var free [64]float64
 	var total float64
 	for _, ni := range nodes {
-		f := float64(states.Of(ni).FreeMilli())
+		f := float64(view.Of(ni).FreeMilli())
 		total += f
-		if bit := w.modelBit(ni.Node().Labels[modelLabel]); bit != 0 {
+		model, _ := view.Model(ni, modelLabel)
+		if bit := w.modelBit(model); bit != 0 {
 			free[bits.TrailingZeros64(bit)] += f
 		}
 	}

@@ -44,7 +44,7 @@ func TestScarcity(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := NewWorkload(tt.shapes)
-			sc := w.Scarcity(nodes, &NodeStates{}, "model")
+			sc := w.Scarcity(nodes, NewView(&NodeStates{}, nil), "model")
 			if got := sc.Cost(tt.model, tt.milli); !near(got, tt.want) {
 				t.Errorf("Cost(%q, %d) = %v, want %v", tt.model, tt.milli, got, tt.want)
 			}

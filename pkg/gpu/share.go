@@ -130,6 +130,9 @@ type NodeState struct {
 	MilliCPUPerGPU, MemoryPerGPU int64
 	// NonGPUMilliCPU and NonGPUMemory are requested by the node's Pods that hold no GPU.
 	NonGPUMilliCPU, NonGPUMemory int64
+	// DRA is set when the GPUs are DRA devices (View.Of): WholeUsed then counts allocated devices,
+	// and no GPU takes a share, since DRA allocates devices whole.
+	DRA bool
 }
 
 // ReadNode returns a node's state as of the scheduler's NodeInfo (assigned and assumed Pods),
@@ -144,6 +147,9 @@ func ReadNode(nodeInfo fwk.NodeInfo) NodeState {
 // GPUBinPacking, which only scores, counts on them. A nil *NodeStates caches nothing.
 type NodeStates struct {
 	cache NodeCache[*NodeState]
+	// dra holds DRA nodes' states (View.Of), recomputed when their allocated devices change.
+	dra       NodeCache[*NodeState]
+	draReader DRAReader
 }
 
 // Of returns the node's state; it is shared and must not be modified.
@@ -158,6 +164,7 @@ func (c *NodeStates) Of(nodeInfo fwk.NodeInfo) *NodeState {
 func (c *NodeStates) Retain(live []fwk.NodeInfo) {
 	if c != nil {
 		c.cache.Retain(live)
+		c.dra.Retain(live)
 	}
 }
 
@@ -234,6 +241,9 @@ func (s *NodeState) FreeWhole() int64 {
 // PickGPU returns the GPU a share of size milli should go to: the shared GPU it fits most tightly,
 // else the first GPU with no share (when a whole one is free), else -1.
 func (s *NodeState) PickGPU(milli int64) int {
+	if s.DRA {
+		return -1
+	}
 	best, bestFree := -1, int64(MilliPerGPU+1)
 	n := min(s.Allocatable, MaxGPUsPerNode)
 	for i := int64(0); i < n; i++ {
@@ -293,6 +303,9 @@ func (s *NodeState) FreeSlices(dst []int64) []int64 {
 // LargestFreeShare is the largest share, in thousandths, that one GPU of the node has free: a whole
 // GPU if one is free, else the roomiest shared GPU's remainder.
 func (s *NodeState) LargestFreeShare() int64 {
+	if s.DRA {
+		return 0
+	}
 	if s.FreeWhole() > 0 {
 		return MilliPerGPU
 	}
@@ -333,7 +346,7 @@ type GPUChooser interface {
 
 // CanTake reports whether GPU idx can hold a share of milli.
 func (s *NodeState) CanTake(milli int64, idx int) bool {
-	if idx < 0 || int64(idx) >= min(s.Allocatable, MaxGPUsPerNode) {
+	if s.DRA || idx < 0 || int64(idx) >= min(s.Allocatable, MaxGPUsPerNode) {
 		return false
 	}
 	if s.Shared[idx] == 0 {
@@ -345,6 +358,9 @@ func (s *NodeState) CanTake(milli int64, idx int) bool {
 // ShareCandidates appends to dst the GPUs a share of milli could go to: every shared GPU with room,
 // and the first unshared GPU if a whole one is free (all free whole GPUs are alike).
 func (s *NodeState) ShareCandidates(milli int64, dst []int) []int {
+	if s.DRA {
+		return dst
+	}
 	n := min(s.Allocatable, MaxGPUsPerNode)
 	fresh := -1
 	for i := int64(0); i < n; i++ {

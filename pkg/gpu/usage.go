@@ -12,14 +12,15 @@ type Usage struct {
 	Stranded int64
 }
 
-// NodeUsage measures a node; modelLabel names the node label holding the GPU model.
-func NodeUsage(nodeInfo fwk.NodeInfo, w *Workload, modelLabel string) Usage {
-	state := ReadNode(nodeInfo)
+// NodeUsage measures a node's GPUs as view sees them; modelLabel names the node label holding the
+// GPU model.
+func NodeUsage(nodeInfo fwk.NodeInfo, view *View, w *Workload, modelLabel string) Usage {
+	state := view.Of(nodeInfo)
 	var buf [MaxGPUsPerNode]int64
 	free := state.FreeSlices(buf[:0])
 	u := Usage{Capacity: state.Allocatable * MilliPerGPU}
 	u.Allocated = u.Capacity - state.FreeMilli()
-	room := w.RoomOf(nodeInfo, &state, modelLabel)
+	room := w.RoomOf(nodeInfo, state, view, modelLabel)
 	u.Fragmented = w.Fragmentation(room, free)
 	if w.Strands(room.MilliCPU, room.Memory) {
 		u.Stranded = state.FreeMilli()

@@ -165,7 +165,7 @@ func (t *fragTracker) update(i int) {
 	ni := t.nodes[i]
 	state := gpu.ReadNode(ni)
 	t.free = state.FreeSlices(t.free[:0])
-	f := t.workload.Fragmentation(t.workload.RoomOf(ni, &state, gpu.DefaultModelLabel), t.free)
+	f := t.workload.Fragmentation(t.workload.RoomOf(ni, &state, nil, gpu.DefaultModelLabel), t.free)
 	t.total += f - t.byNode[i]
 	t.byNode[i] = f
 }

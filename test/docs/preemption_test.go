@@ -42,8 +42,10 @@ func rejections(t *testing.T) map[string]func() *fwk.Status {
 		return plugintest.Args(t, versioned, internal)
 	}
 	fit := build(gpufit.New(ctx, nil, nil))
+	// Node n's one GPU is a DRA device, allocated.
 	draHandle, err := frameworkruntime.NewFramework(ctx, nil, nil, frameworkruntime.WithSharedDRAManager(
-		plugintest.DRAManager{Classes: map[v1.ResourceName]*resourceapi.DeviceClass{gpu.ResourceName: {}}}))
+		plugintest.DRAManager{Classes: plugintest.GPUClasses(plugintest.NVIDIAGPUClass()),
+			Slices: []*resourceapi.ResourceSlice{plugintest.GPUSlice("n", "NVIDIA-B200", 1)}, Allocated: plugintest.Allocated("n", 0)}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,11 +73,12 @@ func rejections(t *testing.T) map[string]func() *fwk.Status {
 	member := plugintest.GPUPod("train-0", "1", "1Gi", 8).Label(v1alpha1.PodGroupLabel, "train").
 		Annotation(gpu.TopologyRequiredAnnotation, "ib-fabric").Obj()
 	return map[string]func() *fwk.Status{
-		"GPUFit.ReasonNoGPUs":               filter(fit, gpuPod(1), node(0)),
-		"GPUFit.ReasonTooFewGPUs":           filter(fit, gpuPod(8), node(4)),
-		"GPUFit.ReasonInsufficientGPUs":     filter(fit, gpuPod(1), node(1), plugintest.GPUPod("u", "1", "1Gi", 1).Node("n").Obj()),
-		"GPUFit.ReasonInsufficientGPUShare": filter(fit, sharePod("0.5", ""), node(1), sharePod("0.8", "n")),
-		"GPUFit.ReasonNoGPUForShare":        filter(draFit, sharePod("0.5", ""), node(0)),
+		"GPUFit.ReasonNoGPUs":                 filter(fit, gpuPod(1), node(0)),
+		"GPUFit.ReasonTooFewGPUs":             filter(fit, gpuPod(8), node(4)),
+		"GPUFit.ReasonInsufficientGPUs":       filter(fit, gpuPod(1), node(1), plugintest.GPUPod("u", "1", "1Gi", 1).Node("n").Obj()),
+		"GPUFit.ReasonInsufficientGPUShare":   filter(fit, sharePod("0.5", ""), node(1), sharePod("0.8", "n")),
+		"GPUFit.ReasonNoGPUForShare":          filter(draFit, sharePod("0.5", ""), node(0)),
+		"GPUFit.ReasonInsufficientGPUDevices": filter(draFit, gpuPod(1), node(0)),
 		"GPUModel.ReasonNoModelLabel": filter(model,
 			plugintest.GPUPod("p", "1", "1Gi", 1).Annotation(gpu.ModelAnnotation, "Tesla-T4").Obj(), node(1)),
 		"GPUModel.ReasonModelNotAccepted": filter(model,

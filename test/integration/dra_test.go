@@ -3,60 +3,33 @@ package integration
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	resourceapi "k8s.io/api/resource/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"k8s.io/utils/ptr"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 	"github.com/gpu-scheduler/gpu-scheduler/test/integration/util"
 )
 
-// TestDRAGPUs: on a cluster whose GPU driver publishes GPUs through DRA (a DeviceClass mapping
-// nvidia.com/gpu, as NVIDIA's DRA driver ships, and a ResourceSlice per node) a plain
+// TestDRAGPUs: on a cluster whose GPU driver publishes GPUs through DRA (the DeviceClass NVIDIA's DRA
+// driver installs, mapping nvidia.com/gpu, and a ResourceSlice per node) a plain
 // `nvidia.com/gpu: 2` Pod lands on the DRA node, served by DynamicResources, beside a device-plugin
-// node that is full; a Pod naming its GPU model finds it in the devices' productName.
+// node that is full; a Pod naming its GPU model finds it in the devices' productName; a share never
+// goes to DRA devices; and once the devices are allocated, a Pod reads that the node's GPUs are held.
 func TestDRAGPUs(t *testing.T) {
 	env := util.NewEnv(t, util.EnvOptions{})
 	ns := env.Namespace
-	ctx := env.Ctx
 	env.CreateNode(util.NodeSpec{Name: "dp-node", GPUs: 2})
 	env.CreatePod(occupant(ns, "occupant", "dp-node", 2)) // the device-plugin node is full
 	env.CreateNode(util.NodeSpec{Name: "dra-node"})       // no GPU Feature Discovery labels: its GPUs are DRA devices
-
-	resource := env.Client.ResourceV1()
-	class := &resourceapi.DeviceClass{
-		ObjectMeta: metav1.ObjectMeta{Name: "gpu.nvidia.com"},
-		Spec: resourceapi.DeviceClassSpec{
-			Selectors:            []resourceapi.DeviceSelector{{CEL: &resourceapi.CELDeviceSelector{Expression: `device.driver == "gpu.nvidia.com"`}}},
-			ExtendedResourceName: ptr.To(string(gpu.ResourceName)),
-		},
-	}
-	if _, err := resource.DeviceClasses().Create(ctx, class, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	var devices []resourceapi.Device
-	for i := range 4 {
-		devices = append(devices, resourceapi.Device{
-			Name:       fmt.Sprintf("gpu-%d", i),
-			Attributes: map[resourceapi.QualifiedName]resourceapi.DeviceAttribute{"productName": {StringValue: ptr.To(util.DefaultGPUModel)}},
-		})
-	}
-	slice := &resourceapi.ResourceSlice{
-		ObjectMeta: metav1.ObjectMeta{Name: "dra-node-gpus"},
-		Spec: resourceapi.ResourceSliceSpec{
-			Driver:   "gpu.nvidia.com",
-			NodeName: ptr.To("dra-node"),
-			Pool:     resourceapi.ResourcePool{Name: "dra-node", ResourceSliceCount: 1},
-			Devices:  devices,
-		},
-	}
-	if _, err := resource.ResourceSlices().Create(ctx, slice, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	env.CreateGPUDeviceClass()
+	env.PublishGPUs("dra-node", util.DefaultGPUModel, 4)
 	sched := env.StartScheduler(util.SchedulerOptions{})
 
 	env.CreatePod(util.GPUPod(ns, "two-gpus", 2))
@@ -65,7 +38,7 @@ func TestDRAGPUs(t *testing.T) {
 	}
 	// DynamicResources allocated two devices to the Pod's extended-resource claim.
 	env.Wait("the Pod's extended-resource claim to hold 2 devices", 30*time.Second, func(ctx context.Context) (bool, error) {
-		claims, err := resource.ResourceClaims(ns).List(ctx, metav1.ListOptions{})
+		claims, err := env.Client.ResourceV1().ResourceClaims(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return false, err
 		}
@@ -91,4 +64,111 @@ func TestDRAGPUs(t *testing.T) {
 	// A share goes only to device-plugin GPUs (dp-node's are held whole): DRA allocates devices whole.
 	env.CreatePod(util.SharePod(ns, "half", "0.5"))
 	env.WaitFailedScheduling(ns, "half", "1 node(s) have no GPU a share can use (DRA devices are allocated whole)", eventTimeout, sched)
+
+	// All four devices are allocated: the DRA node is as full as the device-plugin one.
+	env.CreatePod(util.GPUPod(ns, "one-more", 1))
+	hint := "none of the 2 node(s) the pod could use has a GPU free; the pod asks 1 GPU"
+	msg := env.WaitFailedScheduling(ns, "one-more", hint, eventTimeout, sched)
+	checkPending(t, env, "one-more", msg, hint)
+	if want := "0/2 nodes are available: 1 Insufficient free GPU devices, 1 Insufficient free GPUs."; !strings.HasPrefix(msg, want) {
+		t.Errorf("event %q, want it to start %q", msg, want)
+	}
+	env.RequireGPUAccounting()
+}
+
+// TestDRAPacking: device-plugin and DRA nodes side by side take one Pod spec until every GPU of both
+// kinds is held, across a scheduler restart, with no device allocated twice; GPUFit's count of free
+// devices agrees with what DynamicResources allocates, to the last device.
+func TestDRAPacking(t *testing.T) {
+	const dpNodes, draNodes, perNode, podGPUs = 4, 12, 8, 2
+	env := util.NewEnv(t, util.EnvOptions{})
+	ns := env.Namespace
+	env.CreateNodes("dp", dpNodes, util.NodeSpec{GPUs: perNode})
+	env.CreateGPUDeviceClass()
+	for _, name := range env.CreateNodes("dra", draNodes, util.NodeSpec{}) {
+		env.PublishGPUs(name, util.DefaultGPUModel, perNode)
+	}
+	pods := func(from, to int) []*corev1.Pod {
+		var out []*corev1.Pod
+		for i := from; i < to; i++ {
+			out = append(out, util.GPUPod(ns, fmt.Sprintf("train-%03d", i), podGPUs))
+		}
+		return out
+	}
+	total := (dpNodes + draNodes) * perNode / podGPUs
+
+	sched := env.StartScheduler(util.SchedulerOptions{})
+	env.CreatePods(pods(0, total/2), 4)
+	env.WaitBoundCount(ns, total/2, 2*bindTimeout, sched)
+	env.RequireGPUAccounting()
+	if err := sched.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	sched = env.StartScheduler(util.SchedulerOptions{})
+	env.CreatePods(pods(total/2, total), 4)
+	bound := env.WaitBoundCount(ns, total, 2*bindTimeout, sched)
+	env.RequireGPUAccounting()
+
+	perNodeBound := map[string]int{}
+	for _, p := range bound {
+		perNodeBound[p.Spec.NodeName]++
+		if p.Spec.NodeName[:3] == "dra" && p.Status.ExtendedResourceClaimStatus == nil {
+			t.Errorf("%s on DRA node %s has no extended-resource claim", p.Name, p.Spec.NodeName)
+		}
+	}
+	for node, n := range perNodeBound {
+		if n != perNode/podGPUs {
+			t.Errorf("node %s holds %d Pods, want %d (every GPU held)", node, n, perNode/podGPUs)
+		}
+	}
+	env.CreatePod(util.GPUPod(ns, "one-more", podGPUs))
+	env.WaitFailedScheduling(ns, "one-more", fmt.Sprintf("0/%d nodes are available: %d Insufficient free GPU devices, %d Insufficient free GPUs.",
+		dpNodes+draNodes, draNodes, dpNodes), eventTimeout, sched)
+}
+
+// TestDRAClaimPod: a DRA node's free devices hold its CPU back from CPU-only Pods as free GPUs do,
+// and a Pod whose own ResourceClaim asks for 4 GPUs of the class is a 4-GPU Pod: it is not held
+// back, binds, and DynamicResources allocates its claim 4 devices.
+func TestDRAClaimPod(t *testing.T) {
+	env := util.NewEnv(t, util.EnvOptions{})
+	ns := env.Namespace
+	env.CreateNode(util.NodeSpec{Name: "dra-node", CPU: "32", Memory: "256Gi"})
+	env.CreateGPUDeviceClass()
+	env.PublishGPUs("dra-node", util.DefaultGPUModel, 4)
+	sched := env.StartScheduler(util.SchedulerOptions{})
+
+	withCPU := func(p *corev1.Pod) *corev1.Pod {
+		p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("30")}
+		return p
+	}
+	cpuOnly := withCPU(util.GPUPod(ns, "cpu-only", 0))
+	env.CreatePod(cpuOnly)
+	env.WaitFailedScheduling(ns, cpuOnly.Name, "1 node(s) hold their free CPU back for GPU pods", eventTimeout, sched)
+	env.DeletePodNow(ns, cpuOnly.Name)
+
+	claim := &resourceapi.ResourceClaim{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "four-gpus"},
+		Spec: resourceapi.ResourceClaimSpec{Devices: resourceapi.DeviceClaim{Requests: []resourceapi.DeviceRequest{{
+			Name:    "gpus",
+			Exactly: &resourceapi.ExactDeviceRequest{DeviceClassName: util.GPUDriver, AllocationMode: resourceapi.DeviceAllocationModeExactCount, Count: 4},
+		}}}},
+	}
+	if _, err := env.Client.ResourceV1().ResourceClaims(ns).Create(env.Ctx, claim, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pod := withCPU(util.GPUPod(ns, "claims-four", 0))
+	pod.Spec.ResourceClaims = []corev1.PodResourceClaim{{Name: "gpus", ResourceClaimName: ptr.To(claim.Name)}}
+	pod.Spec.Containers[0].Resources.Claims = []corev1.ResourceClaim{{Name: "gpus"}}
+	env.CreatePod(pod)
+	if node := env.WaitPodBound(ns, pod.Name, bindTimeout, sched); node != "dra-node" {
+		t.Fatalf("%s bound to %s, want dra-node", pod.Name, node)
+	}
+	got, err := env.Client.ResourceV1().ResourceClaims(ns).Get(env.Ctx, claim.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.Allocation == nil || len(got.Status.Allocation.Devices.Results) != 4 {
+		t.Errorf("claim %s: allocation %+v, want 4 devices", claim.Name, got.Status.Allocation)
+	}
+	env.RequireGPUAccounting()
 }

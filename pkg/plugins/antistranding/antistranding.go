@@ -46,6 +46,7 @@ const (
 type AntiStranding struct {
 	milliCPUPerGPU int64
 	memoryPerGPU   int64
+	handle         fwk.Handle
 	states         *gpu.NodeStates
 }
 
@@ -59,37 +60,46 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 		return nil, err
 	}
 	return &AntiStranding{milliCPUPerGPU: args.CPUPerGPU.MilliValue(), memoryPerGPU: args.MemoryPerGPU.Value(),
-		states: gpu.NodeStatesFor(ctx, h)}, nil
+		handle: h, states: gpu.NodeStatesFor(ctx, h)}, nil
 }
 
 // Name returns the plugin name.
 func (*AntiStranding) Name() string { return Name }
 
-// podRequest is the Pod's effective CPU, memory and GPU demand, computed once per cycle.
+// podRequest is the Pod's effective CPU, memory and GPU demand, computed once per cycle, and the
+// cycle's view of the nodes' GPUs.
 type podRequest struct {
 	milliCPU, memory int64
 	gpus             gpu.Demand
+	view             *gpu.View
 }
 
 // Clone shares the state: it is never modified after it is written.
 func (s *podRequest) Clone() fwk.StateData { return s }
 
-func requestOf(pod *v1.Pod) (*podRequest, error) {
-	demand, err := gpu.PodDemand(pod)
+// requestOf reads the Pod's request (its GPUs as gpu.View.Demand counts them, ResourceClaims
+// included) and the cycle's view of the nodes' GPUs; a malformed GPU demand makes the Pod
+// unschedulable with the error.
+func (pl *AntiStranding) requestOf(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod) (*podRequest, *fwk.Status) {
+	view, err := pl.states.View(ctx, cycleState, pl.handle)
 	if err != nil {
-		return nil, err
+		return nil, fwk.AsStatus(err)
+	}
+	demand, err := view.Demand(pod)
+	if err != nil {
+		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
 	}
 	reqs := resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{})
-	return &podRequest{milliCPU: reqs.Cpu().MilliValue(), memory: reqs.Memory().Value(), gpus: demand}, nil
+	return &podRequest{milliCPU: reqs.Cpu().MilliValue(), memory: reqs.Memory().Value(), gpus: demand, view: view}, nil
 }
 
 // PreFilter computes the Pod's request; GPU Pods skip Filter, since the hold-back is theirs to use.
 // It also drops deleted nodes' cached states.
-func (pl *AntiStranding) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+func (pl *AntiStranding) PreFilter(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	pl.states.Retain(nodes)
-	req, err := requestOf(pod)
-	if err != nil {
-		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
+	req, status := pl.requestOf(ctx, cycleState, pod)
+	if status != nil {
+		return nil, status
 	}
 	if !req.gpus.None() {
 		return nil, fwk.NewStatus(fwk.Skip)
@@ -116,7 +126,7 @@ func (pl *AntiStranding) Filter(_ context.Context, cycleState fwk.CycleState, _ 
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
-	node := pl.states.Of(nodeInfo)
+	node := req.view.Of(nodeInfo)
 	freeGPUs := node.FreeWhole()
 	if freeGPUs <= 0 {
 		return nil
@@ -145,10 +155,10 @@ func (pl *AntiStranding) holdBack(node *gpu.NodeState) (milliCPU, memory int64) 
 }
 
 // PreScore computes the Pod's request for Score.
-func (*AntiStranding) PreScore(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
-	req, err := requestOf(pod)
-	if err != nil {
-		return fwk.AsStatus(err)
+func (pl *AntiStranding) PreScore(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
+	req, status := pl.requestOf(ctx, cycleState, pod)
+	if status != nil {
+		return status
 	}
 	cycleState.Write(preScoreStateKey, req)
 	return nil
@@ -160,7 +170,7 @@ func (pl *AntiStranding) Score(_ context.Context, cycleState fwk.CycleState, _ *
 	if err != nil {
 		return 0, fwk.AsStatus(err)
 	}
-	node := pl.states.Of(nodeInfo)
+	node := req.view.Of(nodeInfo)
 	if node.Allocatable <= 0 {
 		return fwk.MaxNodeScore, nil
 	}

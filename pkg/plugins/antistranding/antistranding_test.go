@@ -7,10 +7,13 @@ import (
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
+	resourceapi "k8s.io/api/resource/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/klog/v2/ktesting"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
+	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
+	"k8s.io/utils/ptr"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
 	configv1 "github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config/v1"
@@ -377,5 +380,30 @@ func TestEventsToRegister(t *testing.T) {
 		if !ok || e.Event.ActionType != w.action || (e.QueueingHintFn != nil) != w.hasHint {
 			t.Errorf("event %v: action %v, hint set %v; want %+v", e.Event.Resource, e.Event.ActionType, e.QueueingHintFn != nil, w)
 		}
+	}
+}
+
+// On a node whose GPUs are DRA devices the free devices hold CPU and memory back as free GPUs do; a
+// Pod whose ResourceClaim asks for GPUs is a GPU Pod, held back from nothing.
+func TestDRAGPUs(t *testing.T) {
+	class := plugintest.NVIDIAGPUClass()
+	fh, err := frameworkruntime.NewFramework(context.Background(), nil, nil, frameworkruntime.WithSharedDRAManager(plugintest.DRAManager{
+		Classes: plugintest.GPUClasses(class), Slices: []*resourceapi.ResourceSlice{plugintest.GPUSlice("dra", "NVIDIA-B200", 4)},
+		Claims: []*resourceapi.ResourceClaim{plugintest.GPUClaim("default", "two-gpus", class.Name, 2)}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := New(context.Background(), plugintest.Args(t, smallHoldBack, &config.AntiStrandingArgs{}), fh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := plugintest.NodeInfo(plugintest.GPUNode("dra", "32", "128Gi", 0))
+	if got := plugintest.Filter(t, pl, plugintest.GPUPod("cpu", "25", "1Gi", 0).Obj(), node); !got.Equal(cpuHeld) {
+		t.Errorf("CPU-only pod digging into the CPU held back for 4 free devices: %v, want %v", got, cpuHeld)
+	}
+	claimPod := plugintest.GPUPod("claim", "25", "1Gi", 0).Obj()
+	claimPod.Spec.ResourceClaims = []v1.PodResourceClaim{{Name: "gpus", ResourceClaimName: ptr.To("two-gpus")}}
+	if got := plugintest.Filter(t, pl, claimPod, node); !got.IsSuccess() {
+		t.Errorf("a Pod claiming GPUs: %v, want it passed", got)
 	}
 }

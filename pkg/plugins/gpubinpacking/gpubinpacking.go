@@ -28,13 +28,14 @@ const (
 
 // GPUBinPacking is a Score plugin preferring the node left with the fewest free GPUs.
 type GPUBinPacking struct {
+	handle fwk.Handle
 	states *gpu.NodeStates
 }
 
 // New builds the plugin; it takes no args (its weight is set in the profile). It shares the
 // framework's node state cache until ctx ends.
 func New(ctx context.Context, _ runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
-	return &GPUBinPacking{states: gpu.NodeStatesFor(ctx, h)}, nil
+	return &GPUBinPacking{handle: h, states: gpu.NodeStatesFor(ctx, h)}, nil
 }
 
 // Name returns the plugin name.
@@ -42,6 +43,7 @@ func (*GPUBinPacking) Name() string { return Name }
 
 type preScoreState struct {
 	demand gpu.Demand
+	view   *gpu.View
 }
 
 // Clone shares the state: it is never modified after PreScore.
@@ -56,13 +58,17 @@ func (*GPUBinPacking) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragmen
 	return []fwk.SignFragment{demand}, nil
 }
 
-// PreScore reads the Pod's GPU demand once.
-func (*GPUBinPacking) PreScore(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
-	demand, err := gpu.PodDemand(pod)
+// PreScore reads the nodes' GPUs and the Pod's GPU demand (ResourceClaims included) once.
+func (pl *GPUBinPacking) PreScore(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
+	view, err := pl.states.View(ctx, cycleState, pl.handle)
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
-	cycleState.Write(preScoreStateKey, &preScoreState{demand: demand})
+	demand, err := view.Demand(pod)
+	if err != nil {
+		return fwk.AsStatus(err)
+	}
+	cycleState.Write(preScoreStateKey, &preScoreState{demand: demand, view: view})
 	return nil
 }
 
@@ -73,7 +79,7 @@ func (pl *GPUBinPacking) Score(_ context.Context, cycleState fwk.CycleState, _ *
 	if err != nil {
 		return 0, fwk.AsStatus(err)
 	}
-	node := pl.states.Of(nodeInfo)
+	node := s.view.Of(nodeInfo)
 	if !node.Fits(s.demand) {
 		return 0, nil // Filter removes such a node; never a negative leftover
 	}

@@ -11,65 +11,78 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 
-	"k8s.io/utils/ptr"
-
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/plugintest"
 )
 
-// On a node whose GPUs are DRA devices (no nvidia.com/gpu allocatable) GPUFit leaves whole GPUs to
-// DynamicResources when a DeviceClass maps nvidia.com/gpu; without one, the node has no GPUs.
-func TestDRAMappedGPUs(t *testing.T) {
-	gpuClass := &resourceapi.DeviceClass{Spec: resourceapi.DeviceClassSpec{ExtendedResourceName: ptr.To(string(gpu.ResourceName))}}
+// On a node whose GPUs are DRA devices (no nvidia.com/gpu allocatable), GPUFit counts the free
+// devices of the DeviceClass that maps nvidia.com/gpu as it counts a device-plugin node's free GPUs;
+// without such a class the node has no GPUs.
+func TestDRAGPUs(t *testing.T) {
 	draNode := plugintest.GPUNode("dra-0", "96", "768Gi", 0)
-	pod := plugintest.GPUPod("p", "1", "1Gi", 2).Obj()
+	draNode.Labels = map[string]string{}
+	m := plugintest.DRAManager{Classes: plugintest.GPUClasses(plugintest.NVIDIAGPUClass()),
+		Slices: []*resourceapi.ResourceSlice{plugintest.GPUSlice("dra-0", "NVIDIA-B200", 4)}, Allocated: plugintest.Allocated("dra-0", 0)}
+	share := plugintest.GPUPod("s", "1", "1Gi", 0).Annotation(gpu.FractionAnnotation, "0.5").Obj()
 	for _, tt := range []struct {
 		name    string
 		classes map[v1.ResourceName]*resourceapi.DeviceClass
+		pod     *v1.Pod
 		want    *fwk.Status
 		signed  bool
 	}{
-		{name: "mapped", classes: map[v1.ResourceName]*resourceapi.DeviceClass{gpu.ResourceName: gpuClass}},
-		{name: "not mapped", want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoGPUs), signed: true},
+		{name: "free devices", pod: plugintest.GPUPod("p", "1", "1Gi", 3).Obj()},
+		{name: "one device too few free", pod: plugintest.GPUPod("p", "1", "1Gi", 4).Obj(), want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonInsufficientGPUDevices)},
+		{name: "more than the node has", pod: plugintest.GPUPod("p", "1", "1Gi", 8).Obj(), want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonTooFewGPUs)},
+		{name: "a share", pod: share, want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoGPUForShare)},
+		{name: "no class maps GPUs", classes: map[v1.ResourceName]*resourceapi.DeviceClass{}, pod: plugintest.GPUPod("p", "1", "1Gi", 1).Obj(),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoGPUs), signed: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			fh, err := frameworkruntime.NewFramework(context.Background(), nil, nil,
-				frameworkruntime.WithSharedDRAManager(plugintest.DRAManager{Classes: tt.classes}),
+			m := m
+			if tt.classes != nil {
+				m.Classes = tt.classes
+			}
+			fh, err := frameworkruntime.NewFramework(context.Background(), nil, nil, frameworkruntime.WithSharedDRAManager(m),
 				frameworkruntime.WithSnapshotSharedLister(cache.NewSnapshot(nil, []*v1.Node{draNode})))
 			if err != nil {
 				t.Fatal(err)
 			}
-			pl := &GPUFit{handle: fh}
-			if got := plugintest.Filter(t, pl, pod, plugintest.NodeInfo(draNode)); !got.Equal(tt.want) {
+			pl := &GPUFit{handle: fh, states: gpu.NodeStatesFor(context.Background(), fh)}
+			if got := plugintest.Filter(t, pl, tt.pod, plugintest.NodeInfo(draNode)); !got.Equal(tt.want) {
 				t.Errorf("Filter = %v, want %v", got, tt.want)
 			}
-			if _, st := pl.SignPod(context.Background(), pod); st.IsSuccess() != tt.signed {
-				t.Errorf("SignPod = %v, signed want %v", st, tt.signed)
-			}
-			// A share never goes to a DRA node: DRA allocates devices whole.
-			wantShare := fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoGPUs)
-			if !tt.signed {
-				wantShare = fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoGPUForShare)
-			}
-			share := plugintest.GPUPod("s", "1", "1Gi", 0).Annotation(gpu.FractionAnnotation, "0.5").Obj()
-			if got := plugintest.Filter(t, pl, share, plugintest.NodeInfo(draNode)); !got.Equal(wantShare) {
-				t.Errorf("Filter of a share = %v, want %v", got, wantShare)
-			}
-			// No nearest-fit hint where GPUs may be DRA devices: this accounting does not see them.
-			state := framework.NewCycleState()
-			if _, st := pl.PreFilter(context.Background(), state, pod, nil); !st.IsSuccess() {
-				t.Fatal(st)
-			}
-			statuses := framework.NewDefaultNodeToStatus()
-			statuses.Set("dra-0", fwk.NewStatus(fwk.Unschedulable, "x").WithPlugin("DynamicResources"))
-			if _, st := pl.PostFilter(context.Background(), state, pod, statuses); (st.Message() == "") != !tt.signed {
-				t.Errorf("PostFilter hint %q (mapped: %v)", st.Message(), !tt.signed)
-			}
-			// A device-plugin node is GPUFit's either way.
-			full := plugintest.NodeInfo(plugintest.GPUNode("dp-0", "96", "768Gi", 1))
-			if got := plugintest.Filter(t, pl, pod, full); got.Code() != fwk.UnschedulableAndUnresolvable {
-				t.Errorf("Filter on a 1-GPU device-plugin node = %v, want too few GPUs", got)
+			if tt.pod != share {
+				// Where DRA serves GPUs the verdict rests on device allocations: not signed.
+				if _, st := pl.SignPod(context.Background(), tt.pod); st.IsSuccess() != tt.signed {
+					t.Errorf("SignPod = %v, signed want %v", st, tt.signed)
+				}
 			}
 		})
+	}
+}
+
+// The nearest-fit hint counts a DRA node's free devices and says the node's GPUs are DRA devices.
+func TestDRAHint(t *testing.T) {
+	draNode := plugintest.GPUNode("dra-0", "96", "768Gi", 0)
+	draNode.Labels = map[string]string{}
+	m := plugintest.DRAManager{Classes: plugintest.GPUClasses(plugintest.NVIDIAGPUClass()),
+		Slices: []*resourceapi.ResourceSlice{plugintest.GPUSlice("dra-0", "NVIDIA-B200", 8)}, Allocated: plugintest.Allocated("dra-0", 0, 1, 2, 3, 4)}
+	fh, err := frameworkruntime.NewFramework(context.Background(), nil, nil, frameworkruntime.WithSharedDRAManager(m),
+		frameworkruntime.WithSnapshotSharedLister(cache.NewSnapshot(nil, []*v1.Node{draNode})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := &GPUFit{handle: fh, states: gpu.NodeStatesFor(context.Background(), fh)}
+	pod := plugintest.GPUPod("p", "1", "1Gi", 4).Obj()
+	state := framework.NewCycleState()
+	if _, st := pl.PreFilter(context.Background(), state, pod, nil); !st.IsSuccess() {
+		t.Fatal(st)
+	}
+	statuses := framework.NewDefaultNodeToStatus()
+	statuses.Set("dra-0", fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonInsufficientGPUDevices).WithPlugin(Name))
+	_, st := pl.PostFilter(context.Background(), state, pod, statuses)
+	if want := "largest free: 3 GPUs on dra-0 (NVIDIA-B200, DRA); the pod asks 4"; st.Message() != want {
+		t.Errorf("hint %q, want %q", st.Message(), want)
 	}
 }

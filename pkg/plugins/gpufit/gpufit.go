@@ -44,8 +44,13 @@ const (
 	ReasonInsufficientGPUs = "Insufficient free GPUs"
 	// ReasonInsufficientGPUShare: no GPU of the node has the requested share free.
 	ReasonInsufficientGPUShare = "Insufficient free GPU share"
-	// ReasonNoGPUForShare: where a DeviceClass maps nvidia.com/gpu, a node without allocatable GPUs
-	// has none or DRA devices, and DRA allocates devices whole: a share never goes there.
+	// ReasonInsufficientGPUDevices: the node's GPUs are DRA devices and too many are allocated.
+	// Eviction cannot help: kube-scheduler's preemption does not free DRA devices in its dry runs
+	// (DynamicResources has no PreFilterExtensions), so it would find no victims. A claim deallocated
+	// or deleted requeues the Pod.
+	ReasonInsufficientGPUDevices = "Insufficient free GPU devices"
+	// ReasonNoGPUForShare: the node's GPUs are DRA devices, which DRA allocates whole: a share never
+	// goes there.
 	ReasonNoGPUForShare = "node(s) have no GPU a share can use (DRA devices are allocated whole)"
 )
 
@@ -63,12 +68,11 @@ func New(ctx context.Context, _ runtime.Object, h fwk.Handle) (fwk.Plugin, error
 // Name returns the plugin name.
 func (*GPUFit) Name() string { return Name }
 
-// preFilterState is the Pod's GPU demand, computed once per scheduling cycle.
+// preFilterState is the Pod's GPU demand, computed once per scheduling cycle, and the cycle's view
+// of the nodes' GPUs.
 type preFilterState struct {
 	demand gpu.Demand
-	// draGPUs is set when a DeviceClass maps nvidia.com/gpu (KEP-5004): on a node that publishes its
-	// GPUs through DRA (allocatable 0), DynamicResources allocates whole GPUs from its ResourceSlices.
-	draGPUs bool
+	view   *gpu.View
 }
 
 // Clone shares the state: it is never modified after PreFilter.
@@ -77,7 +81,7 @@ func (s *preFilterState) Clone() fwk.StateData { return s }
 // PreFilter reads the Pod's GPU demand; Pods that ask for no GPU skip Filter, and a malformed
 // demand (a bad fraction, or a fraction beside whole GPUs) makes the Pod unschedulable with the error.
 // It also drops deleted nodes' cached states.
-func (pl *GPUFit) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+func (pl *GPUFit) PreFilter(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	pl.states.Retain(nodes)
 	demand, err := gpu.PodDemand(pod)
 	if err != nil {
@@ -86,7 +90,11 @@ func (pl *GPUFit) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v
 	if demand.None() {
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
-	cycleState.Write(preFilterStateKey, &preFilterState{demand: demand, draGPUs: gpu.DRAServesGPUs(pl.handle)})
+	view, err := pl.states.View(ctx, cycleState, pl.handle)
+	if err != nil {
+		return nil, fwk.AsStatus(err)
+	}
+	cycleState.Write(preFilterStateKey, &preFilterState{demand: demand, view: view})
 	return nil, nil
 }
 
@@ -109,26 +117,27 @@ func (pl *GPUFit) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *
 // PreFilterExtensions returns nil: the state does not depend on other Pods.
 func (*GPUFit) PreFilterExtensions() fwk.PreFilterExtensions { return nil }
 
-// Filter compares the Pod's demand with the node's GPUs, one by one for shares.
+// Filter compares the Pod's demand with the node's GPUs, one by one for shares. On a DRA node it
+// counts the free devices, as DynamicResources does before it picks them.
 func (pl *GPUFit) Filter(_ context.Context, cycleState fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
 	s, err := pluginutil.ReadState[*preFilterState](cycleState, preFilterStateKey)
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
-	node := pl.states.Of(nodeInfo)
+	node := s.view.Of(nodeInfo)
 	switch {
-	case node.Allocatable == 0 && s.draGPUs && s.demand.Share > 0:
-		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoGPUForShare)
-	case node.Allocatable == 0 && s.draGPUs:
-		return nil // the node's GPUs, if any, are DRA devices: DynamicResources allocates them
 	case node.Allocatable == 0:
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoGPUs)
+	case node.DRA && s.demand.Share > 0:
+		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoGPUForShare)
 	case node.Allocatable < s.demand.Whole:
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonTooFewGPUs)
 	case node.Fits(s.demand):
 		return nil
 	case s.demand.Share > 0:
 		return fwk.NewStatus(fwk.Unschedulable, ReasonInsufficientGPUShare)
+	case node.DRA:
+		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonInsufficientGPUDevices)
 	}
 	return fwk.NewStatus(fwk.Unschedulable, ReasonInsufficientGPUs)
 }
@@ -204,12 +213,25 @@ func (pl *GPUFit) PreBind(ctx context.Context, _ fwk.CycleState, pod *v1.Pod, _ 
 }
 
 // EventsToRegister: GPUs come free when a Pod holding them goes away or shrinks, and new GPUs come
-// with a new node or a node whose allocatable grows (the device plugin registering late).
+// with a new node or a node whose allocatable grows (the device plugin registering late). DRA
+// devices come free when a claim is deallocated or deleted, and new ones with a ResourceSlice or a
+// DeviceClass that maps nvidia.com/gpu.
 func (pl *GPUFit) EventsToRegister(_ context.Context) ([]fwk.ClusterEventWithHint, error) {
 	return []fwk.ClusterEventWithHint{
 		{Event: fwk.ClusterEvent{Resource: fwk.Pod, ActionType: fwk.Delete | fwk.UpdatePodScaleDown}, QueueingHintFn: pl.isSchedulableAfterPodChange},
 		{Event: fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeAllocatable}, QueueingHintFn: pl.isSchedulableAfterNodeChange},
+		{Event: fwk.ClusterEvent{Resource: fwk.ResourceClaim, ActionType: fwk.Update | fwk.Delete}, QueueingHintFn: isSchedulableAfterDRAChange},
+		{Event: fwk.ClusterEvent{Resource: fwk.ResourceSlice, ActionType: fwk.Add | fwk.Update}, QueueingHintFn: isSchedulableAfterDRAChange},
+		{Event: fwk.ClusterEvent{Resource: fwk.DeviceClass, ActionType: fwk.Add | fwk.Update}, QueueingHintFn: isSchedulableAfterDRAChange},
 	}, nil
+}
+
+// isSchedulableAfterDRAChange queues a Pod that asks for whole GPUs, the only kind DRA devices serve.
+func isSchedulableAfterDRAChange(_ klog.Logger, pod *v1.Pod, _, _ interface{}) (fwk.QueueingHint, error) {
+	if d, err := gpu.PodDemand(pod); err == nil && d.Whole > 0 {
+		return fwk.Queue, nil
+	}
+	return fwk.QueueSkip, nil
 }
 
 // isSchedulableAfterPodChange queues the Pod when an assigned Pod released GPUs.

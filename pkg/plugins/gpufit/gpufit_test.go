@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
 	"k8s.io/klog/v2/ktesting"
 	fwk "k8s.io/kube-scheduler/framework"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
@@ -117,13 +118,27 @@ func TestEventsToRegister(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[fwk.EventResource]fwk.ActionType{fwk.Pod: fwk.Delete | fwk.UpdatePodScaleDown, fwk.Node: fwk.Add | fwk.UpdateNodeAllocatable}
+	want := map[fwk.EventResource]fwk.ActionType{fwk.Pod: fwk.Delete | fwk.UpdatePodScaleDown, fwk.Node: fwk.Add | fwk.UpdateNodeAllocatable,
+		fwk.ResourceClaim: fwk.Update | fwk.Delete, fwk.ResourceSlice: fwk.Add | fwk.Update, fwk.DeviceClass: fwk.Add | fwk.Update}
 	if len(events) != len(want) {
 		t.Fatalf("got %d events, want %d", len(events), len(want))
 	}
 	for _, e := range events {
 		if want[e.Event.Resource] != e.Event.ActionType || e.QueueingHintFn == nil {
 			t.Errorf("event %v: action %v, hint set %v", e.Event.Resource, e.Event.ActionType, e.QueueingHintFn != nil)
+		}
+	}
+	// A DRA change can help whole GPUs only.
+	for _, tt := range []struct {
+		pod  *v1.Pod
+		want fwk.QueueingHint
+	}{
+		{plugintest.GPUPod("whole", "1", "1Gi", 2).Obj(), fwk.Queue},
+		{plugintest.GPUPod("share", "1", "1Gi", 0).Annotation(gpu.FractionAnnotation, "0.5").Obj(), fwk.QueueSkip},
+		{plugintest.GPUPod("cpu", "1", "1Gi", 0).Obj(), fwk.QueueSkip},
+	} {
+		if got, _ := isSchedulableAfterDRAChange(klog.Background(), tt.pod, nil, nil); got != tt.want {
+			t.Errorf("%s after a DRA change: %v, want %v", tt.pod.Name, got, tt.want)
 		}
 	}
 }

@@ -35,9 +35,6 @@ func (pl *GPUFit) PostFilter(_ context.Context, cycleState fwk.CycleState, pod *
 	if err != nil {
 		return nil, fwk.NewStatus(fwk.Unschedulable) // no GPU asked, or rejected in PreFilter: nothing to add
 	}
-	if s.draGPUs {
-		return nil, fwk.NewStatus(fwk.Unschedulable) // DRA devices are not in this accounting (yet): no hint beats a wrong one
-	}
 	if m, ok := statuses.(interface{ Len() int }); ok && m.Len() == 0 {
 		// No node reached Filter: a PreFilter rejected the Pod (a gang no domain holds, a malformed
 		// annotation) and its reason says what to change; nodes' capacity is beside the point.
@@ -47,12 +44,12 @@ func (pl *GPUFit) PostFilter(_ context.Context, cycleState fwk.CycleState, pod *
 	if err != nil {
 		return nil, fwk.NewStatus(fwk.Unschedulable)
 	}
-	return nil, fwk.NewStatus(fwk.Unschedulable, pl.nearestFit(pod, s.demand, nodes, statuses))
+	return nil, fwk.NewStatus(fwk.Unschedulable, nearestFit(pod, s.demand, s.view, nodes, statuses))
 }
 
 // nearestFit is the hint PostFilter gives. A node counts when the Pod's own constraints allow it
 // (it passed every check before the capacity ones) and it has enough GPUs in all.
-func (pl *GPUFit) nearestFit(pod *v1.Pod, d gpu.Demand, nodes []fwk.NodeInfo, statuses fwk.NodeToStatusReader) string {
+func nearestFit(pod *v1.Pod, d gpu.Demand, view *gpu.View, nodes []fwk.NodeInfo, statuses fwk.NodeToStatusReader) string {
 	reqs := resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{})
 	milliCPU, memory := reqs.Cpu().MilliValue(), reqs.Memory().Value()
 	var (
@@ -65,12 +62,12 @@ func (pl *GPUFit) nearestFit(pod *v1.Pod, d gpu.Demand, nodes []fwk.NodeInfo, st
 		noCPU, noCPUEver, noMemory, noMemoryEver int
 	)
 	for _, ni := range nodes {
-		state := pl.states.Of(ni)
+		state := view.Of(ni)
 		mostGPUs = max(mostGPUs, state.Allocatable)
 		if st := statuses.Get(ni.Node().Name); !st.IsSuccess() && !capacityFilters.Has(st.Plugin()) {
 			continue
 		}
-		if state.Allocatable == 0 || state.Allocatable < d.Whole {
+		if state.Allocatable == 0 || state.Allocatable < d.Whole || (d.Share > 0 && state.DRA) {
 			continue
 		}
 		candidates++
@@ -114,9 +111,9 @@ func (pl *GPUFit) nearestFit(pod *v1.Pod, d gpu.Demand, nodes []fwk.NodeInfo, st
 	case bestFree == 0:
 		return fmt.Sprintf("none of the %d node(s) the pod could use has a GPU free; the pod asks %s", candidates, asks)
 	case d.Share > 0:
-		return fmt.Sprintf("largest free share: %s on %s; the pod asks %s", shareText(bestFree), describe(best.Node()), asks)
+		return fmt.Sprintf("largest free share: %s on %s; the pod asks %s", shareText(bestFree), describe(best, view), asks)
 	}
-	return fmt.Sprintf("largest free: %s on %s; the pod asks %d", gpus(bestFree), describe(best.Node()), d.Whole)
+	return fmt.Sprintf("largest free: %s on %s; the pod asks %d", gpus(bestFree), describe(best, view), d.Whole)
 }
 
 // shortOf says that n nodes have the GPUs free but not amount of what (CPU or memory); when none of
@@ -155,10 +152,12 @@ func gpus(n int64) string {
 	return fmt.Sprintf("%d GPUs", n)
 }
 
-// describe names a node with its GPU model and interconnects: "gpu-h100-3 (NVIDIA-H100-80GB-HBM3, infiniband)".
-func describe(node *v1.Node) string {
+// describe names a node with its GPU model and interconnects, and says when its GPUs are DRA
+// devices: "gpu-h100-3 (NVIDIA-H100-80GB-HBM3, infiniband)", "gpu-b200-1 (NVIDIA-B200, DRA)".
+func describe(ni fwk.NodeInfo, view *gpu.View) string {
+	node := ni.Node()
 	var what []string
-	if model := node.Labels[gpu.DefaultModelLabel]; model != "" {
+	if model, _ := view.Model(ni, gpu.DefaultModelLabel); model != "" {
 		what = append(what, model)
 	}
 	var ics []string
@@ -169,6 +168,9 @@ func describe(node *v1.Node) string {
 	}
 	sort.Strings(ics)
 	what = append(what, ics...)
+	if view.Of(ni).DRA {
+		what = append(what, "DRA")
+	}
 	if len(what) == 0 {
 		return node.Name
 	}

@@ -111,11 +111,15 @@ func (*GPUFragmentation) Name() string { return Name }
 
 // PreFilter learns the workload: every Pod that arrives joins the window once. It filters nothing;
 // it drops deleted nodes' cached measurements and states.
-func (pl *GPUFragmentation) PreFilter(_ context.Context, _ fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+func (pl *GPUFragmentation) PreFilter(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	pl.before.Retain(nodes)
 	pl.states.Retain(nodes)
 	if pl.static == nil {
-		if shape, err := gpu.ShapeOf(pod); err == nil {
+		view, err := pl.states.View(ctx, cycleState, pl.handle)
+		if err != nil {
+			return nil, fwk.AsStatus(err)
+		}
+		if shape, err := view.ShapeOf(pod); err == nil {
 			pl.mu.Lock()
 			pl.learned.add(pod.UID, shape)
 			pl.mu.Unlock()
@@ -139,6 +143,7 @@ func (*GPUFragmentation) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFrag
 func (*GPUFragmentation) PreFilterExtensions() fwk.PreFilterExtensions { return nil }
 
 type preScoreState struct {
+	view     *gpu.View
 	workload *gpu.Workload
 	pod      gpu.Shape
 	demand   gpu.Demand
@@ -152,12 +157,16 @@ func (s *preScoreState) Clone() fwk.StateData { return s }
 
 // PreScore fixes the workload for this cycle, reads the Pod's shape and, when some shapes are
 // limited to GPU models, prices the models from the cluster's free capacity.
-func (pl *GPUFragmentation) PreScore(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
-	shape, err := gpu.ShapeOf(pod)
+func (pl *GPUFragmentation) PreScore(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
+	view, err := pl.states.View(ctx, cycleState, pl.handle)
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
-	demand, err := gpu.PodDemand(pod)
+	shape, err := view.ShapeOf(pod)
+	if err != nil {
+		return fwk.AsStatus(err)
+	}
+	demand, err := view.Demand(pod)
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
@@ -165,9 +174,9 @@ func (pl *GPUFragmentation) PreScore(_ context.Context, cycleState fwk.CycleStat
 	if w.Empty() {
 		return fwk.NewStatus(fwk.Skip) // nothing learned yet: every node would score the same
 	}
-	state := &preScoreState{workload: w, pod: shape, demand: demand}
+	state := &preScoreState{view: view, workload: w, pod: shape, demand: demand}
 	if w.NeedsModel() && pl.scarcityWeight > 0 {
-		state.scarcity = w.Scarcity(pl.allNodes(nodes), pl.states, pl.modelLabel)
+		state.scarcity = w.Scarcity(pl.allNodes(nodes), view, pl.modelLabel)
 	}
 	cycleState.Write(preScoreStateKey, state)
 	if demand.Share > 0 {
@@ -200,8 +209,8 @@ func (c *shareChooser) Clone() fwk.StateData { return c }
 
 // ChooseGPU implements gpu.GPUChooser.
 func (c *shareChooser) ChooseGPU(nodeInfo fwk.NodeInfo) (int, bool) {
-	node := c.pl.states.Of(nodeInfo)
-	after := c.s.workload.RoomOf(nodeInfo, node, c.pl.modelLabel).Less(c.s.pod.MilliCPU, c.s.pod.Memory, true)
+	node := c.s.view.Of(nodeInfo)
+	after := c.s.workload.RoomOf(nodeInfo, node, c.s.view, c.pl.modelLabel).Less(c.s.pod.MilliCPU, c.s.pod.Memory, true)
 	idx, _ := c.pl.bestGPU(c.s, node, after)
 	return idx, idx >= 0
 }
@@ -222,13 +231,15 @@ func (pl *GPUFragmentation) workload() *gpu.Workload {
 }
 
 // measure returns the node's GPU state, its Room and its fragmentation under w as it stands, the
-// last cached per NodeInfo generation.
-func (pl *GPUFragmentation) measure(w *gpu.Workload, nodeInfo fwk.NodeInfo) (*gpu.NodeState, gpu.Room, float64) {
+// last cached per NodeInfo generation and GPU state (a DRA node's devices are allocated apart from
+// its NodeInfo).
+func (pl *GPUFragmentation) measure(w *gpu.Workload, view *gpu.View, nodeInfo fwk.NodeInfo) (*gpu.NodeState, gpu.Room, float64) {
+	state := view.Of(nodeInfo)
 	m, ok := pl.before.Lookup(nodeInfo)
-	if !ok {
-		m.state = pl.states.Of(nodeInfo)
+	if !ok || m.state != state {
+		ok, m.state = false, state
 	}
-	room := w.RoomOf(nodeInfo, m.state, pl.modelLabel)
+	room := w.RoomOf(nodeInfo, m.state, view, pl.modelLabel)
 	if !ok || m.workload != w {
 		var buf [gpu.MaxGPUsPerNode]int64
 		m.workload, m.value = w, w.Fragmentation(room, m.state.FreeSlices(buf[:0]))
@@ -248,7 +259,7 @@ func (pl *GPUFragmentation) Score(_ context.Context, cycleState fwk.CycleState, 
 	if s.workload.Empty() {
 		return 0, nil
 	}
-	node, room, before := pl.measure(s.workload, nodeInfo)
+	node, room, before := pl.measure(s.workload, s.view, nodeInfo)
 	room = room.Less(s.pod.MilliCPU, s.pod.Memory, !s.demand.None())
 	var after float64
 	switch {

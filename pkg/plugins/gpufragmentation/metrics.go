@@ -80,6 +80,9 @@ type reporter struct {
 	pods       corelisters.PodLister
 	workload   func() *gpu.Workload
 	modelLabel string
+	// handle reaches the DRA manager, whose devices are GPUs too (nil: device-plugin GPUs alone).
+	handle fwk.Handle
+	dra    gpu.DRAReader
 	// published is what this reporter last served, so that it withdraws its own samples only.
 	published *[]metrics.Metric
 	// perNode is false when kube-scheduler's --disabled-metrics names the per-node gauge (a large
@@ -108,7 +111,9 @@ func (pl *GPUFragmentation) startReporting(ctx context.Context, h fwk.Handle) {
 		return
 	}
 	registerMetrics.Do(func() { legacyregistry.CustomMustRegister(gauges) })
-	go newReporter(h.SharedInformerFactory(), pl.workload, pl.modelLabel).run(ctx)
+	r := newReporter(h.SharedInformerFactory(), pl.workload, pl.modelLabel)
+	r.handle = h
+	go r.run(ctx)
 }
 
 // run reports every reportInterval until ctx ends, then withdraws what it served (and only that:
@@ -122,18 +127,23 @@ func (r *reporter) run(ctx context.Context) {
 			gauges.samples.CompareAndSwap(r.published, nil)
 			return
 		case <-ticker.C:
-			if err := r.report(); err != nil {
+			if err := r.report(ctx); err != nil {
 				klog.FromContext(ctx).Error(err, "Updating GPU metrics")
 			}
 		}
 	}
 }
 
-func (r *reporter) report() error {
+func (r *reporter) report(ctx context.Context) error {
 	nodes, err := r.nodes.List(labels.Everything())
 	if err != nil {
 		return err
 	}
+	inv, err := r.dra.Read(ctx, r.handle)
+	if err != nil {
+		return err
+	}
+	view := gpu.NewView(nil, inv)
 	pods, err := r.pods.List(labels.Everything())
 	if err != nil {
 		return err
@@ -151,7 +161,7 @@ func (r *reporter) report() error {
 	for _, n := range nodes {
 		ni := framework.NewNodeInfo(byNode[n.Name]...)
 		ni.SetNode(n)
-		u := gpu.NodeUsage(ni, w, r.modelLabel)
+		u := gpu.NodeUsage(ni, view, w, r.modelLabel)
 		if u.Capacity == 0 {
 			continue
 		}

@@ -88,7 +88,7 @@ func TestReportGauges(t *testing.T) {
 	c.add(done, plugintest.GPUPod("pending", "1", "1Gi", 1).Obj())
 
 	w := gpu.NewWorkload([]gpu.Shape{{MilliCPU: 4000, Memory: 1 << 30, GPUs: 1, GPUMilli: 1000, Weight: 1}})
-	if err := c.reporter(w).report(); err != nil {
+	if err := c.reporter(w).report(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	got, served := scraped(t)
@@ -116,7 +116,7 @@ func TestReportGauges(t *testing.T) {
 	if err := c.f.Core().V1().Nodes().Informer().GetIndexer().Delete(idle); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.reporter(w).report(); err != nil {
+	if err := c.reporter(w).report(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = scraped(t)
@@ -140,7 +140,7 @@ func TestReportBuildsSamplesInLabelOrder(t *testing.T) {
 		}
 	}
 	w := gpu.NewWorkload([]gpu.Shape{{MilliCPU: 1000, Memory: 1 << 30, GPUs: 1, GPUMilli: 1000, Weight: 1}})
-	if err := c.reporter(w).report(); err != nil {
+	if err := c.reporter(w).report(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	var built []string
@@ -172,7 +172,7 @@ func TestDisabledPerNodeGauge(t *testing.T) {
 		t.Fatal("per-node gauge off without the flag")
 	}
 	r.perNode = false
-	if err := r.report(); err != nil {
+	if err := r.report(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	got, served := scraped(t)
@@ -192,7 +192,7 @@ func TestReportingStopsWithTheFramework(t *testing.T) {
 
 	first, second := c.reporter(w), c.reporter(w)
 	for _, r := range []*reporter{first, second} {
-		if err := r.report(); err != nil {
+		if err := r.report(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -210,7 +210,7 @@ func TestReportingStopsWithTheFramework(t *testing.T) {
 func TestRegistryResetDropsTheGauges(t *testing.T) {
 	c := newFakeCluster(t)
 	c.add(plugintest.GPUNode("n", "64", "256Gi", 4))
-	if err := c.reporter(gpu.NewWorkload(nil)).report(); err != nil {
+	if err := c.reporter(gpu.NewWorkload(nil)).report(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := scraped(t); len(got) == 0 {
@@ -238,7 +238,7 @@ func BenchmarkScrape(b *testing.B) {
 		c := newFakeCluster(b)
 		c.add(objs...)
 		w := gpu.NewWorkload([]gpu.Shape{{MilliCPU: 2000, Memory: 8 << 30, GPUs: 1, GPUMilli: 1000, Weight: 1}})
-		if err := c.reporter(w).report(); err != nil {
+		if err := c.reporter(w).report(context.Background()); err != nil {
 			b.Fatal(err)
 		}
 		// The same samples in a registry of their own: the scrape of the gauges alone.

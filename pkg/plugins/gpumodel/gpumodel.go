@@ -42,10 +42,11 @@ const (
 type GPUModel struct {
 	modelLabel string
 	handle     fwk.Handle
+	states     *gpu.NodeStates
 }
 
 // New builds the plugin from GPUModelArgs.
-func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
 	args, err := pluginutil.DecodeArgs[*config.GPUModelArgs](Name, obj)
 	if err != nil {
 		return nil, err
@@ -53,17 +54,17 @@ func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error
 	if err := validation.ValidateGPUModelArgs(field.NewPath("pluginConfig", Name, "args"), args); err != nil {
 		return nil, err
 	}
-	return &GPUModel{modelLabel: args.ModelLabel, handle: h}, nil
+	return &GPUModel{modelLabel: args.ModelLabel, handle: h, states: gpu.NodeStatesFor(ctx, h)}, nil
 }
 
 // Name returns the plugin name.
 func (*GPUModel) Name() string { return Name }
 
-// preFilterState holds the accepted models, lower-cased, parsed once per scheduling cycle, and,
-// where DRA serves GPUs, the model each node's ResourceSlices publish.
+// preFilterState holds the accepted models, lower-cased, parsed once per scheduling cycle, and the
+// cycle's view of the nodes' GPUs (models of DRA nodes come from their devices).
 type preFilterState struct {
-	models    []string
-	draModels map[string]string
+	models []string
+	view   *gpu.View
 }
 
 // Clone shares the state: it is never modified after PreFilter.
@@ -71,7 +72,7 @@ func (s *preFilterState) Clone() fwk.StateData { return s }
 
 // PreFilter parses the Pod's accepted models; a Pod that names none skips Filter, and a malformed
 // list makes the Pod unschedulable with the parse error, since no node could change that.
-func (pl *GPUModel) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+func (pl *GPUModel) PreFilter(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	models, ok, err := acceptedModels(pod)
 	if err != nil {
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
@@ -79,16 +80,11 @@ func (pl *GPUModel) PreFilter(_ context.Context, cycleState fwk.CycleState, pod 
 	if !ok {
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
-	state := &preFilterState{models: models}
-	if gpu.DRAServesGPUs(pl.handle) {
-		// Once per cycle, and only for a Pod that names models: one pass over the slices.
-		slices, err := pl.handle.SharedDRAManager().ResourceSlices().ListWithDeviceTaintRules()
-		if err != nil {
-			return nil, fwk.AsStatus(err)
-		}
-		state.draModels = gpu.DRAModels(slices)
+	view, err := pl.states.View(ctx, cycleState, pl.handle)
+	if err != nil {
+		return nil, fwk.AsStatus(err)
 	}
-	cycleState.Write(preFilterStateKey, state)
+	cycleState.Write(preFilterStateKey, &preFilterState{models: models, view: view})
 	return nil, nil
 }
 
@@ -107,10 +103,7 @@ func (pl *GPUModel) Filter(_ context.Context, cycleState fwk.CycleState, _ *v1.P
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
-	model, ok := nodeInfo.Node().Labels[pl.modelLabel]
-	if !ok {
-		model, ok = s.draModels[nodeInfo.Node().Name]
-	}
+	model, ok := s.view.Model(nodeInfo, pl.modelLabel)
 	if !ok {
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNoModelLabel)
 	}

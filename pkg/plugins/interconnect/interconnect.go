@@ -72,6 +72,9 @@ type Interconnect struct {
 	sizer pluginutil.GangSizer
 	// census knows whether the whole network is uniform; nil without a node informer.
 	census *census
+	// handle and states give the cycle's view of the nodes' GPUs (gpu.View) to gang plans.
+	handle fwk.Handle
+	states *gpu.NodeStates
 }
 
 // New builds the plugin from InterconnectArgs; gang sizes come from the API's PodGroups.
@@ -81,18 +84,20 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 		return nil, err
 	}
 	pl.sizer = pluginutil.NewPodGroupSizer(ctx, h)
+	pl.handle, pl.states = h, gpu.NodeStatesFor(ctx, h)
 	pl.watchNodes(h)
 	return pl, nil
 }
 
 // NewWithGangSizer is New with gang sizes from sizer instead of the API (the simulator's gangs).
 func NewWithGangSizer(sizer pluginutil.GangSizer) frameworkruntime.PluginFactory {
-	return func(_ context.Context, obj runtime.Object, _ fwk.Handle) (fwk.Plugin, error) {
+	return func(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
 		pl, err := buildPlugin(obj)
 		if err != nil {
 			return nil, err
 		}
 		pl.sizer = sizer
+		pl.handle, pl.states = h, gpu.NodeStatesFor(ctx, h)
 		return pl, nil
 	}
 }
@@ -135,13 +140,13 @@ func (s *podState) Clone() fwk.StateData { return s }
 // smallest domain with room for the whole gang, later ones to the domain their gang occupies. Pods
 // that require no interconnect and are in no gang skip Filter. An unknown or malformed name makes
 // the Pod unschedulable with the parse error.
-func (pl *Interconnect) PreFilter(_ context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+func (pl *Interconnect) PreFilter(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	pl.sets.Retain(nodes)
 	wants, err := pl.parse(pod)
 	if err != nil {
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
 	}
-	plan, status := pl.planGang(pod, nodes)
+	plan, status := pl.planGang(ctx, cycleState, pod, nodes)
 	if status != nil {
 		return nil, status
 	}

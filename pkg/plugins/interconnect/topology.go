@@ -1,6 +1,7 @@
 package interconnect
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -38,7 +39,7 @@ type member struct {
 // and PreFilterExtensions is nil, so evicting Pods is never simulated against the plan (and one
 // eviction would not place a gang anyway). The gang still gets its room when it comes: EventsToRegister
 // requeues it when an assigned Pod leaves or a node joins or changes domain.
-func (pl *Interconnect) planGang(pod *v1.Pod, nodes []fwk.NodeInfo) (*gangPlan, *fwk.Status) {
+func (pl *Interconnect) planGang(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*gangPlan, *fwk.Status) {
 	group, ok := pod.Labels[v1alpha1.PodGroupLabel]
 	if !ok || len(pl.levels) == 0 {
 		return nil, nil
@@ -50,7 +51,11 @@ func (pl *Interconnect) planGang(pod *v1.Pod, nodes []fwk.NodeInfo) (*gangPlan, 
 	if _, err := pl.levelIndex(pod, gpu.TopologyPreferredAnnotation); err != nil {
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
 	}
-	m, err := memberOf(pod)
+	view, err := pl.states.View(ctx, cycleState, pl.handle)
+	if err != nil {
+		return nil, fwk.AsStatus(err)
+	}
+	m, err := memberOf(pod, view)
 	if err != nil {
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
 	}
@@ -70,7 +75,7 @@ func (pl *Interconnect) planGang(pod *v1.Pod, nodes []fwk.NodeInfo) (*gangPlan, 
 	if required >= 0 {
 		deepest = required
 	}
-	if i, domain, ok := pl.smallestDomain(deepest, plan.anchor, len(placed) > 0, remaining, m, nodes); ok {
+	if i, domain, ok := pl.smallestDomain(deepest, plan.anchor, len(placed) > 0, remaining, m, view, nodes); ok {
 		plan.restrict, plan.anchor[i] = pl.domainNodes(i, domain, nodes), domain
 		return plan, nil
 	}
@@ -83,7 +88,7 @@ func (pl *Interconnect) planGang(pod *v1.Pod, nodes []fwk.NodeInfo) (*gangPlan, 
 		return plan, nil
 	}
 	reasons := []string{fmt.Sprintf(ReasonNoGangDomain, pl.levels[required].Name, group, remaining, m)}
-	if domain, room := pl.roomiestDomain(required, m, nodes); domain != "" {
+	if domain, room := pl.roomiestDomain(required, m, view, nodes); domain != "" {
 		reasons = append(reasons, fmt.Sprintf(HintRoomiestDomain, pl.levels[required].Name, domain, room, remaining))
 	}
 	return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, reasons...)
@@ -91,11 +96,11 @@ func (pl *Interconnect) planGang(pod *v1.Pod, nodes []fwk.NodeInfo) (*gangPlan, 
 
 // roomiestDomain is the domain at level i with room for the most members (the first by name among
 // equals), and that room; "" when no node has the level's label.
-func (pl *Interconnect) roomiestDomain(i int, m member, nodes []fwk.NodeInfo) (string, int) {
+func (pl *Interconnect) roomiestDomain(i int, m member, view *gpu.View, nodes []fwk.NodeInfo) (string, int) {
 	room := map[string]int{}
 	for _, ni := range nodes {
 		if d, ok := ni.Node().Labels[pl.levels[i].NodeLabel]; ok {
-			room[d] += fitCount(ni, m)
+			room[d] += fitCount(ni, m, view)
 		}
 	}
 	best, bestRoom := "", -1
@@ -117,8 +122,8 @@ func (m member) String() string {
 	return "no GPU"
 }
 
-func memberOf(pod *v1.Pod) (member, error) {
-	d, err := gpu.PodDemand(pod)
+func memberOf(pod *v1.Pod, view *gpu.View) (member, error) {
+	d, err := view.Demand(pod)
 	if err != nil {
 		return member{}, err
 	}
@@ -163,7 +168,7 @@ func commonDomain(nodes []*v1.Node, label string) string {
 // remaining members, and there the domain with the least room (best fit, so big domains stay whole
 // for big gangs). With members already placed, only their domain (anchor) at each level qualifies.
 // Each node's room is counted once, however many levels are tried.
-func (pl *Interconnect) smallestDomain(deepest int, anchor []string, anchored bool, remaining int, m member, nodes []fwk.NodeInfo) (int, string, bool) {
+func (pl *Interconnect) smallestDomain(deepest int, anchor []string, anchored bool, remaining int, m member, view *gpu.View, nodes []fwk.NodeInfo) (int, string, bool) {
 	fits := make([]int32, len(nodes)) // a node's fitCount + 1; 0 until counted
 	for i := 0; i <= deepest; i++ {
 		if anchored && anchor[i] == "" {
@@ -177,7 +182,7 @@ func (pl *Interconnect) smallestDomain(deepest int, anchor []string, anchored bo
 				continue
 			}
 			if fits[k] == 0 {
-				fits[k] = int32(fitCount(ni, m)) + 1
+				fits[k] = int32(fitCount(ni, m, view)) + 1
 			}
 			room[d] += int(fits[k]) - 1
 		}
@@ -205,13 +210,15 @@ func (pl *Interconnect) domainNodes(i int, domain string, nodes []fwk.NodeInfo) 
 }
 
 // fitCount is how many gang members the node has room for, by GPUs, CPU and memory.
-func fitCount(ni fwk.NodeInfo, m member) int {
+func fitCount(ni fwk.NodeInfo, m member, view *gpu.View) int {
 	const many = 1 << 20
 	n := int64(many)
-	state := gpu.ReadNode(ni)
+	state := view.Of(ni)
 	switch {
 	case m.gpus.Whole > 0:
 		n = state.FreeWhole() / m.gpus.Whole
+	case m.gpus.Share > 0 && state.DRA:
+		n = 0 // DRA devices are allocated whole
 	case m.gpus.Share > 0:
 		n = state.FreeMilli() / m.gpus.Share
 	}

@@ -185,9 +185,7 @@ func TestGangQueueingHints(t *testing.T) {
 // nodes, fabrics of 200, racks of 10, 2 zones), 4 one-GPU Pods per node: the first member of a
 // 32 x 4-GPU gang that needs a fabric (no leaf has room for it), and a member of a 16 x 4-GPU gang
 // with 3 members placed in one leaf.
-func BenchmarkGangPlan(b *testing.B) { benchPlan(b, (*Interconnect).planGang) }
-
-func benchPlan(b *testing.B, plan func(*Interconnect, *v1.Pod, []fwk.NodeInfo) (*gangPlan, *fwk.Status)) {
+func BenchmarkGangPlan(b *testing.B) {
 	const nodes, perLeaf, perFabric, perRack = 5000, 20, 200, 10
 	var infos []fwk.NodeInfo
 	for i := range nodes {
@@ -223,7 +221,7 @@ func benchPlan(b *testing.B, plan func(*Interconnect, *v1.Pod, []fwk.NodeInfo) (
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if p, st := plan(pl, tc.pod, infos); !st.IsSuccess() || p == nil || p.restrict.Len() != tc.nodes {
+				if p, st := pl.planGang(context.Background(), nil, tc.pod, infos); !st.IsSuccess() || p == nil || p.restrict.Len() != tc.nodes {
 					b.Fatalf("plan %+v, %v; want a domain of %d nodes", p, st, tc.nodes)
 				}
 			}

@@ -1,17 +1,30 @@
 package plugintest
 
 import (
+	"fmt"
+
 	v1 "k8s.io/api/core/v1"
 	resourceapi "k8s.io/api/resource/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/dynamic-resource-allocation/structured"
 	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/utils/ptr"
+
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 )
 
 // DRAManager is the part of the scheduler's DRA manager the plugins read: DeviceClasses by the
-// extended resource they map (DRAExtendedResource) and the ResourceSlices.
+// extended resource they map (DRAExtendedResource), the ResourceSlices and the allocated devices.
 type DRAManager struct {
 	fwk.SharedDRAManager
-	Classes map[v1.ResourceName]*resourceapi.DeviceClass
-	Slices  []*resourceapi.ResourceSlice
+	Classes   map[v1.ResourceName]*resourceapi.DeviceClass
+	Slices    []*resourceapi.ResourceSlice
+	Allocated []structured.DeviceID
+	Claims    []*resourceapi.ResourceClaim
 }
 
 // DeviceClassResolver serves Classes.
@@ -28,4 +41,93 @@ func (m DRAManager) ResourceSlices() fwk.ResourceSliceLister { return m }
 // ListWithDeviceTaintRules returns Slices.
 func (m DRAManager) ListWithDeviceTaintRules() ([]*resourceapi.ResourceSlice, error) {
 	return m.Slices, nil
+}
+
+// ResourceClaims serves Claims and Allocated.
+func (m DRAManager) ResourceClaims() fwk.ResourceClaimTracker { return claimTracker{m: m} }
+
+type claimTracker struct {
+	fwk.ResourceClaimTracker
+	m DRAManager
+}
+
+// ListAllAllocatedDevices returns Allocated.
+func (c claimTracker) ListAllAllocatedDevices() (sets.Set[structured.DeviceID], error) {
+	return sets.New(c.m.Allocated...), nil
+}
+
+// Get returns the claim of Claims with that namespace and name.
+func (c claimTracker) Get(namespace, name string) (*resourceapi.ResourceClaim, error) {
+	for _, claim := range c.m.Claims {
+		if claim.Namespace == namespace && claim.Name == name {
+			return claim, nil
+		}
+	}
+	return nil, apierrors.NewNotFound(resourceapi.Resource("resourceclaims"), name)
+}
+
+// GPUClaim is a ResourceClaim asking for n devices of class (ExactCount).
+func GPUClaim(namespace, name, class string, n int64) *resourceapi.ResourceClaim {
+	return &resourceapi.ResourceClaim{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		Spec: resourceapi.ResourceClaimSpec{Devices: resourceapi.DeviceClaim{Requests: []resourceapi.DeviceRequest{{
+			Name:    "gpus",
+			Exactly: &resourceapi.ExactDeviceRequest{DeviceClassName: class, AllocationMode: resourceapi.DeviceAllocationModeExactCount, Count: n},
+		}}}},
+	}
+}
+
+// NVIDIADriver is the driver name of NVIDIA's DRA driver for GPUs.
+const NVIDIADriver = "gpu.nvidia.com"
+
+// NVIDIAGPUClass is the DeviceClass NVIDIA's DRA driver installs, mapping nvidia.com/gpu.
+func NVIDIAGPUClass() *resourceapi.DeviceClass {
+	return &resourceapi.DeviceClass{
+		ObjectMeta: metav1.ObjectMeta{Name: NVIDIADriver, UID: "class-uid", ResourceVersion: "1"},
+		Spec: resourceapi.DeviceClassSpec{
+			ExtendedResourceName: ptr.To(string(gpu.ResourceName)),
+			Selectors: []resourceapi.DeviceSelector{{CEL: &resourceapi.CELDeviceSelector{
+				Expression: `device.driver == "gpu.nvidia.com" && device.attributes["gpu.nvidia.com"].type == "gpu"`,
+			}}},
+		},
+	}
+}
+
+// GPUClasses maps nvidia.com/gpu to class.
+func GPUClasses(class *resourceapi.DeviceClass) map[v1.ResourceName]*resourceapi.DeviceClass {
+	return map[v1.ResourceName]*resourceapi.DeviceClass{gpu.ResourceName: class}
+}
+
+// GPUSlice is a node's ResourceSlice as NVIDIA's DRA driver publishes it: one pool named after the
+// node, devices gpu-0.. of type gpu with productName, uuid, index and memory.
+func GPUSlice(node, model string, devices int) *resourceapi.ResourceSlice {
+	s := &resourceapi.ResourceSlice{
+		ObjectMeta: metav1.ObjectMeta{Name: node + "-gpu.nvidia.com", UID: types.UID("slice-" + node), ResourceVersion: "1"},
+		Spec: resourceapi.ResourceSliceSpec{
+			Driver: NVIDIADriver, NodeName: ptr.To(node),
+			Pool: resourceapi.ResourcePool{Name: node, ResourceSliceCount: 1},
+		},
+	}
+	for i := range devices {
+		s.Spec.Devices = append(s.Spec.Devices, resourceapi.Device{
+			Name: fmt.Sprintf("gpu-%d", i),
+			Attributes: map[resourceapi.QualifiedName]resourceapi.DeviceAttribute{
+				"type":                   {StringValue: ptr.To("gpu")},
+				gpu.ProductNameAttribute: {StringValue: ptr.To(model)},
+				"uuid":                   {StringValue: ptr.To(fmt.Sprintf("GPU-%s-%d", node, i))},
+				"index":                  {IntValue: ptr.To(int64(i))},
+			},
+			Capacity: map[resourceapi.QualifiedName]resourceapi.DeviceCapacity{"memory": {Value: resource.MustParse("80Gi")}},
+		})
+	}
+	return s
+}
+
+// Allocated names devices of node's pool (GPUSlice) as allocated.
+func Allocated(node string, devices ...int) []structured.DeviceID {
+	out := make([]structured.DeviceID, 0, len(devices))
+	for _, d := range devices {
+		out = append(out, structured.MakeDeviceID(NVIDIADriver, node, fmt.Sprintf("gpu-%d", d)))
+	}
+	return out
 }

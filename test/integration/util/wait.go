@@ -202,22 +202,27 @@ func ParseShare(s string) (int64, error) {
 }
 
 // CheckGPUAccounting checks, from the API alone, that no node is overcommitted: for every node, the
-// whole GPUs its bound Pods request plus the GPUs holding shares are at most its allocatable GPUs,
-// and the shares on each GPU add up to at most one GPU. It returns one line per violation.
+// whole GPUs its bound Pods request plus the GPUs holding shares are at most its GPUs (allocatable,
+// or DRA devices its ResourceSlices publish), the shares on each GPU add up to at most one GPU, no
+// DRA device is allocated twice and no node's claims hold more devices than it publishes. It
+// returns one line per violation.
 func (e *Env) CheckGPUAccounting() []string {
 	e.T.Helper()
 	nodes, err := e.Client.CoreV1().Nodes().List(e.Ctx, metav1.ListOptions{})
 	if err != nil {
 		e.T.Fatal(err)
 	}
+	published, held, problems := e.draAccounting()
 	alloc := map[string]int64{}
 	for _, n := range nodes.Items {
 		q := n.Status.Allocatable[GPUResource]
-		alloc[n.Name] = q.Value()
+		alloc[n.Name] = q.Value() + published[n.Name]
+		if held[n.Name] > published[n.Name] {
+			problems = append(problems, fmt.Sprintf("node %s: claims hold %d devices, it publishes %d", n.Name, held[n.Name], published[n.Name]))
+		}
 	}
 	whole := map[string]int64{}
 	shares := map[string]map[string]int64{} // node -> gpu index -> milli
-	var problems []string
 	for _, p := range e.ListPods("") {
 		if p.Spec.NodeName == "" {
 			continue
