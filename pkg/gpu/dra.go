@@ -48,6 +48,7 @@ type DRANode struct {
 // API, or in flight in this scheduler). A nil *DRAInventory has no nodes.
 type DRAInventory struct {
 	class     string             // the DeviceClass that maps nvidia.com/gpu
+	slices    uint64             // the DRAReader's version of nodes: it changes when a slice does
 	nodes     map[string]DRANode // shared between cycles until a slice changes: never modified
 	allocated map[string]int64
 }
@@ -74,6 +75,7 @@ type DRAReader struct {
 	slices   map[string]draSlice // by slice name
 	nodes    map[string]DRANode
 	byDevice map[structured.DeviceID]string // GPU device -> node
+	version  uint64                         // counts the rebuilds of nodes
 }
 
 // draSlice is what one ResourceSlice publishes of GPUs.
@@ -101,11 +103,12 @@ func (r *DRAReader) Read(ctx context.Context, h fwk.Handle) (*DRAInventory, erro
 	}
 	r.mu.Lock()
 	nodes, byDevice, err := r.refresh(ctx, class, slices)
+	version := r.version
 	r.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	inv := &DRAInventory{class: class.Name, nodes: nodes, allocated: map[string]int64{}}
+	inv := &DRAInventory{class: class.Name, slices: version, nodes: nodes, allocated: map[string]int64{}}
 	if len(byDevice) == 0 {
 		return inv, nil
 	}
@@ -184,6 +187,7 @@ func (r *DRAReader) refresh(ctx context.Context, class *resourceapi.DeviceClass,
 		}
 	}
 	r.nodes, r.byDevice = nodes, byDevice
+	r.version++
 	return nodes, byDevice, nil
 }
 

@@ -147,8 +147,8 @@ func ReadNode(nodeInfo fwk.NodeInfo) NodeState {
 // GPUBinPacking, which only scores, counts on them. A nil *NodeStates caches nothing.
 type NodeStates struct {
 	cache NodeCache[*NodeState]
-	// dra holds DRA nodes' states (View.Of), recomputed when their allocated devices change.
-	dra       NodeCache[*NodeState]
+	// dra holds every node's state as a View sees it where DRA serves GPUs (View.Of).
+	dra       NodeCache[viewEntry]
 	draReader DRAReader
 }
 

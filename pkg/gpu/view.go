@@ -66,28 +66,46 @@ func NewView(states *NodeStates, dra *DRAInventory) *View { return &View{states:
 // Of returns the node's GPU state; it is shared and must not be modified. A DRA node's state is its
 // Pods' (CPU, memory) with the devices as its GPUs, and the allocated devices as held whole. A nil
 // View reads the device plugin's GPUs alone.
+//
+// Where DRA serves GPUs, each node's state is kept per NodeInfo generation and ResourceSlice
+// version: one lookup, as on a device-plugin-only cluster. A device allocated to a Pod changes the
+// NodeInfo too (the Pod is assumed or bound there); a claim allocated before its Pod is bound is
+// seen once the Pod is, and until then DynamicResources, which allocates from the claims
+// themselves, has the last word.
 func (v *View) Of(nodeInfo fwk.NodeInfo) *NodeState {
-	if v == nil {
+	switch {
+	case v == nil:
 		return readNodeState(nodeInfo)
+	case v.dra == nil:
+		return v.states.Of(nodeInfo)
+	case v.states == nil:
+		return v.derive(nodeInfo)
 	}
+	if e, ok := v.states.dra.Lookup(nodeInfo); ok && e.slices == v.dra.slices {
+		return e.state
+	}
+	s := v.derive(nodeInfo)
+	v.states.dra.Set(nodeInfo, viewEntry{state: s, slices: v.dra.slices})
+	return s
+}
+
+// viewEntry is a node's state as a View derived it, and the slices' version it was derived with.
+type viewEntry struct {
+	state  *NodeState
+	slices uint64
+}
+
+// derive is the node's state from its Pods and, for a DRA node, its devices.
+func (v *View) derive(nodeInfo fwk.NodeInfo) *NodeState {
 	base := v.states.Of(nodeInfo)
-	if v.dra == nil || base.Allocatable > 0 {
+	if base.Allocatable > 0 {
 		return base
 	}
 	dn, allocated, ok := v.dra.Node(nodeInfo.Node().Name)
 	if !ok || dn.Devices == 0 {
 		return base
 	}
-	if v.states != nil {
-		if s, ok := v.states.dra.Lookup(nodeInfo); ok && s.Allocatable == dn.Devices && s.WholeUsed == allocated {
-			return s
-		}
-	}
-	s := draState(nodeInfo, base, dn.Devices, allocated)
-	if v.states != nil {
-		v.states.dra.Set(nodeInfo, s)
-	}
-	return s
+	return draState(nodeInfo, base, dn.Devices, allocated)
 }
 
 // draState derives a DRA node's state from its Pods' state: the devices are its GPUs.

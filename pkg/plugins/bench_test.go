@@ -12,6 +12,7 @@ import (
 	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/feature"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/noderesources"
+	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
 	configv1 "github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config/v1"
@@ -156,4 +157,45 @@ func sortedNames(pls map[string]fwk.Plugin) []string {
 		}
 	}
 	return names
+}
+
+// BenchmarkDRA measures Filter and Score per node on the GPU nodes of a 5,000-node cluster, half of
+// whose GPU nodes publish their GPUs through DRA (plugintest.DRATwin): each plugin on the
+// device-plugin nodes and on their DRA twins, side by side.
+func BenchmarkDRA(b *testing.B) {
+	half := plugintest.Cluster(benchNodes / 2)
+	m := plugintest.DRAManager{Classes: plugintest.GPUClasses(plugintest.NVIDIAGPUClass())}
+	var devicePlugin, dra []fwk.NodeInfo
+	for _, ni := range half {
+		twin, slice, allocated := plugintest.DRATwin(ni)
+		if twin == nil {
+			continue
+		}
+		devicePlugin, dra = append(devicePlugin, ni), append(dra, twin)
+		m.Slices, m.Allocated = append(m.Slices, slice), append(m.Allocated, allocated...)
+	}
+	h, err := frameworkruntime.NewFramework(context.Background(), nil, nil, frameworkruntime.WithSharedDRAManager(m))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pls := newPlugins(b, h)
+	pod := plugintest.GPUPod("bench", "8", "32Gi", 1).Annotation(gpu.ModelAnnotation, "NVIDIA-H100-80GB-HBM3|NVIDIA-A100-SXM4-80GB").Obj()
+	for _, name := range sortedNames(pls) {
+		pl := pls[name]
+		if name == noderesources.Name {
+			continue
+		}
+		for _, kind := range []struct {
+			name  string
+			nodes []fwk.NodeInfo
+		}{{"device-plugin", devicePlugin}, {"dra", dra}} {
+			nodes := kind.nodes
+			if _, ok := pl.(fwk.FilterPlugin); ok {
+				b.Run(fmt.Sprintf("filter/%s/%s", name, kind.name), func(b *testing.B) { plugintest.BenchFilter(b, pl, pod, nodes) })
+			}
+			if _, ok := pl.(fwk.ScorePlugin); ok {
+				b.Run(fmt.Sprintf("score/%s/%s", name, kind.name), func(b *testing.B) { plugintest.BenchScore(b, pl, pod, nodes) })
+			}
+		}
+	}
 }

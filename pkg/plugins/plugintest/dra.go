@@ -131,3 +131,36 @@ func Allocated(node string, devices ...int) []structured.DeviceID {
 	}
 	return out
 }
+
+// DRATwin is a GPU node of the same shape and Pods whose GPUs a DRA driver publishes: named
+// name-dra, no nvidia.com/gpu allocatable nor model label, its slice (GPUSlice, the model from the
+// label) and as many devices allocated as its Pods hold GPUs (their extended-resource claims). A
+// node without GPUs has no twin (nil).
+func DRATwin(ni fwk.NodeInfo) (fwk.NodeInfo, *resourceapi.ResourceSlice, []structured.DeviceID) {
+	node := ni.Node().DeepCopy()
+	gpus := node.Status.Allocatable[gpu.ResourceName]
+	if gpus.IsZero() {
+		return nil, nil, nil
+	}
+	model := node.Labels[gpu.DefaultModelLabel]
+	node.Name += "-dra"
+	delete(node.Labels, gpu.DefaultModelLabel)
+	delete(node.Status.Allocatable, gpu.ResourceName)
+	delete(node.Status.Capacity, gpu.ResourceName)
+	var pods []*v1.Pod
+	held := 0
+	for _, pi := range ni.GetPods() {
+		p := pi.GetPod().DeepCopy()
+		p.Name += "-dra"
+		p.UID += "-dra"
+		p.Spec.NodeName = node.Name
+		q := p.Spec.Containers[0].Resources.Requests[gpu.ResourceName]
+		held += int(q.Value())
+		pods = append(pods, p)
+	}
+	devices := make([]int, held)
+	for i := range devices {
+		devices[i] = i
+	}
+	return NodeInfo(node, pods...), GPUSlice(node.Name, model, int(gpus.Value())), Allocated(node.Name, devices...)
+}
