@@ -172,3 +172,33 @@ func TestDRAClaimPod(t *testing.T) {
 	}
 	env.RequireGPUAccounting()
 }
+
+// TestDRAGang: a 4 x 8-GPU gang that requires one InfiniBand fabric lands in the fabric of DRA nodes
+// that holds it (4 nodes of 8 devices), not in the device-plugin fabric of 2 nodes: Interconnect
+// counts the room of DRA nodes from their free devices, and each member gets a claim of 8 devices.
+func TestDRAGang(t *testing.T) {
+	env := util.NewEnv(t, util.EnvOptions{})
+	env.InstallPodGroupCRD()
+	env.CreateGPUDeviceClass()
+	fabricNodes(env, "fab-a", 2, 2)
+	for i := range 4 {
+		name := fmt.Sprintf("fab-b-%d", i)
+		env.CreateNode(util.NodeSpec{Name: name, Labels: map[string]string{
+			util.IBFabricLabel: "fab-b", util.IBLeafLabel: fmt.Sprintf("fab-b-leaf%d", i/2), util.InfiniBandLabel: "true",
+		}})
+		env.PublishGPUs(name, util.DefaultGPUModel, 8)
+	}
+	sched := env.StartScheduler(util.SchedulerOptions{})
+	watch := env.WatchGangs(env.Namespace, map[string]int{"train": 4}, partialGrace)
+
+	createGang(env, "train", 4, 8, requireFabric)
+	nodes := waitGangBound(t, env, "train", 4, gangBindTimeout, sched)
+	requireOneFabric(t, "train", nodes, "fab-b")
+	watch.Check()
+	for _, p := range env.ListPods(env.Namespace) {
+		if p.Status.ExtendedResourceClaimStatus == nil {
+			t.Errorf("gang member %s on %s has no extended-resource claim", p.Name, p.Spec.NodeName)
+		}
+	}
+	env.RequireGPUAccounting()
+}

@@ -41,7 +41,8 @@ func deployedLeaderElection(t *testing.T, env *util.Env) *util.LeaderElection {
 
 // TestRBAC runs the scheduler as the ServiceAccount of manifests/ with exactly the RBAC of
 // manifests/rbac.yaml (the apiserver authorizes with RBAC): it takes its Lease, binds a GPU Pod and a
-// GPU-share Pod (whose GPU index it patches onto the Pod), and may not read Secrets.
+// GPU-share Pod (whose GPU index it patches onto the Pod) and a Pod on DRA GPUs (whose claim it
+// writes), and may not read Secrets.
 func TestRBAC(t *testing.T) {
 	env := util.NewEnv(t, util.EnvOptions{})
 	ns := env.Namespace
@@ -65,6 +66,11 @@ func TestRBAC(t *testing.T) {
 
 	le := deployedLeaderElection(t, env)
 	env.CreateNode(util.NodeSpec{Name: "gpu-0", GPUs: 2})
+	// A node whose GPUs a DRA driver publishes: the scheduler reads slices, classes and claims, and
+	// writes the claim DynamicResources allocates.
+	env.CreateNode(util.NodeSpec{Name: "dra-0"})
+	env.CreateGPUDeviceClass()
+	env.PublishGPUs("dra-0", util.DefaultGPUModel, 2)
 	lease := env.RecordLease(le.ResourceNamespace, le.ResourceName)
 	sched := env.StartScheduler(util.SchedulerOptions{Kubeconfig: kubeconfig, LeaderElection: le})
 
@@ -80,6 +86,13 @@ func TestRBAC(t *testing.T) {
 		t.Errorf("half has no %s annotation: PreBind could not patch it", util.GPUIndexAnnotation)
 	} else if idx != "0" && idx != "1" {
 		t.Errorf("half: %s=%q, want 0 or 1", util.GPUIndexAnnotation, idx)
+	}
+	env.CreatePod(util.GPUPod(ns, "dra-two", 2)) // gpu-0's GPUs are held: only dra-0 has two free
+	if node := env.WaitPodBound(ns, "dra-two", bindTimeout, sched); node != "dra-0" {
+		t.Errorf("dra-two bound to %s, want dra-0", node)
+	}
+	if p := env.GetPod(ns, "dra-two"); p.Status.ExtendedResourceClaimStatus == nil {
+		t.Error("dra-two has no extended-resource claim: the scheduler could not write it")
 	}
 	env.RequireGPUAccounting()
 	// The recorder polls: the Lease may have a holder it has not seen yet.
