@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
+	resourceapi "k8s.io/api/resource/v1"
 	"k8s.io/klog/v2"
 	"k8s.io/klog/v2/ktesting"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -139,6 +140,29 @@ func TestEventsToRegister(t *testing.T) {
 	} {
 		if got, _ := isSchedulableAfterDRAChange(klog.Background(), tt.pod, nil, nil); got != tt.want {
 			t.Errorf("%s after a DRA change: %v, want %v", tt.pod.Name, got, tt.want)
+		}
+	}
+	// Of claim changes, only devices given back help.
+	allocated := &resourceapi.ResourceClaim{Status: resourceapi.ResourceClaimStatus{Allocation: &resourceapi.AllocationResult{}}}
+	pending := &resourceapi.ResourceClaim{}
+	whole := plugintest.GPUPod("whole", "1", "1Gi", 2).Obj()
+	for _, tt := range []struct {
+		name     string
+		old, new *resourceapi.ResourceClaim
+		want     fwk.QueueingHint
+	}{
+		{"deallocated", allocated, pending, fwk.Queue},
+		{"deleted while allocated", allocated, nil, fwk.Queue},
+		{"allocated", pending, allocated, fwk.QueueSkip},
+		{"deleted unallocated", pending, nil, fwk.QueueSkip},
+		{"still allocated", allocated, allocated, fwk.QueueSkip},
+	} {
+		var newObj interface{}
+		if tt.new != nil {
+			newObj = tt.new
+		}
+		if got, err := isSchedulableAfterClaimChange(klog.Background(), whole, tt.old, newObj); got != tt.want || err != nil {
+			t.Errorf("claim %s: %v (%v), want %v", tt.name, got, err, tt.want)
 		}
 	}
 }
