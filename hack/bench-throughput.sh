@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Scheduling throughput, upstream default profile vs gpu-scheduler's, with scheduler_perf (test/perf).
 #
-#   hack/bench-throughput.sh [short|full]
+#   hack/bench-throughput.sh [short|full|dra]
 #
 #   short  500 nodes x 8 GPUs, 1,000 GPU pods, 5 runs per profile (CI; 2-3 minutes)
 #   full   5,000 nodes x 8 GPUs, 10,000 GPU pods, 1 run per profile (tens of minutes)
+#   dra    full's cluster with half the nodes' GPUs published through DRA (a DeviceClass mapping
+#          nvidia.com/gpu, a ResourceSlice of 8 devices per node), 1 run per profile
 #
 # Each run of each profile is a process of its own, alternating which profile starts, and each profile's median
 # SchedulingThroughput is compared. Prints both pods/s and the ratio (goal: gpu-scheduler >= 0.95x
@@ -25,15 +27,17 @@
 set -euo pipefail
 
 variant=${1:-short}
+perf_config=performance-config.yaml
 case "$variant" in
 short) count=${BENCH_COUNT:-5} minutes_per_run=5 ;;
 full) count=${BENCH_COUNT:-1} minutes_per_run=45 ;;
+dra) count=${BENCH_COUNT:-1} minutes_per_run=45 perf_config=performance-config-dra.yaml ;;
 -h | --help)
 	sed -n '2,/^set -e/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
 	exit 0
 	;;
 *)
-	echo "usage: $0 [short|full]" >&2
+	echo "usage: $0 [short|full|dra]" >&2
 	exit 2
 	;;
 esac
@@ -81,7 +85,7 @@ for i in $(seq 1 "$count"); do
 	for profile in "${order[@]}"; do
 		# shellcheck disable=SC2086 # BENCH_ARGS is a word list
 		"$out/perf.test" -test.run '^$' -test.bench "^BenchmarkPerfScheduling\$/^$profile\$/" -test.benchtime 1x \
-			-test.timeout "${minutes_per_run}m" -perf-scheduling-label-filter="performance,$variant" \
+			-test.timeout "${minutes_per_run}m" -perf-scheduling-label-filter="performance,$variant" -perf-config="$perf_config" \
 			-bench-out "$out" -data-items-dir "$out/data-items/$i-$profile" -batching="$batching" ${BENCH_ARGS:-}
 	done
 done

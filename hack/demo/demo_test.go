@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -172,7 +173,7 @@ func TestDevClusterSchedulerRestart(t *testing.T) {
 	var stdout, stderr lockedBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"--keep", "--port", strconv.Itoa(port), "--dir", dir, "--timeout", "3m"}, &stdout, &stderr)
+		done <- run(ctx, []string{"--keep", "--dra", "--port", strconv.Itoa(port), "--dir", dir, "--timeout", "3m"}, &stdout, &stderr)
 	}()
 	defer func() {
 		if t.Failed() {
@@ -195,6 +196,10 @@ func TestDevClusterSchedulerRestart(t *testing.T) {
 	}
 	waitOutput(&stdout, restartHint, 4*time.Minute)
 	stop, restart := hintLine(t, stdout.String(), stopHint), hintLine(t, stdout.String(), restartHint)
+	// --dra: the report counts the DRA pool's GPUs from its ResourceSlices.
+	if !regexp.MustCompile(`(?m)^gpu-b200-0\s+NVIDIA-B200\s+4 \(DRA\)\s+yes\s+\d`).MatchString(stdout.String()) {
+		t.Errorf("the node table shows no DRA row for gpu-b200-0 (model, 4 devices, InfiniBand, free)")
+	}
 
 	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(dir, "kubeconfig"))
 	if err != nil {

@@ -19,6 +19,8 @@ import (
 const (
 	interconnectLabelIB = gpu.InterconnectLabelPrefix + "infiniband"
 	pendingNode         = "<pending>"
+	// draDriver is the driver of objects/dra.yaml's ResourceSlices (NVIDIA's DRA driver for GPUs).
+	draDriver = "gpu.nvidia.com"
 )
 
 // report reads the cluster once more and prints the node and Pod tables and the Pending reasons.
@@ -34,6 +36,10 @@ func (d *demo) report(ctx context.Context, pods []podResult) error {
 	nodes := map[string]*corev1.Node{}
 	for i := range nodeList.Items {
 		nodes[nodeList.Items[i].Name] = &nodeList.Items[i]
+	}
+	dra, err := d.draGPUs(ctx)
+	if err != nil {
+		return err
 	}
 	current := map[string]*corev1.Pod{}
 	onNode := map[string][]*corev1.Pod{}
@@ -78,7 +84,11 @@ func (d *demo) report(ctx context.Context, pods []podResult) error {
 		if node.Labels[interconnectLabelIB] == "true" {
 			ib = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n, gpuModel(node), gpuCount(node), ib, freeGPUs(node, onNode[n]))
+		model, count, free := gpuModel(node), gpuCount(node), freeGPUs(node, onNode[n])
+		if g, ok := dra[n]; ok && count == "-" {
+			model, count, free = g.model, fmt.Sprintf("%d (DRA)", g.devices), strconv.Itoa(g.devices-g.allocated)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n, model, count, ib, free)
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(out)
@@ -88,6 +98,9 @@ func (d *demo) report(ctx context.Context, pods []podResult) error {
 		node, model, free := pendingNode, "-", "-"
 		if n := nodes[p.pod.Spec.NodeName]; n != nil {
 			node, model, free = n.Name, gpuModel(n), freeGPUs(n, onNode[n.Name])
+			if g, ok := dra[n.Name]; ok && gpuCount(n) == "-" {
+				model, free = g.model, strconv.Itoa(g.devices-g.allocated)
+			}
 		} else if p.pod.Spec.NodeName != "" {
 			node = p.pod.Spec.NodeName
 		}
@@ -113,6 +126,53 @@ func (d *demo) report(ctx context.Context, pods []podResult) error {
 		}
 	}
 	return nil
+}
+
+// draNode is what a node's ResourceSlices publish of GPUs (--dra) and how many its claims hold.
+type draNode struct {
+	devices, allocated int
+	model              string
+}
+
+// draGPUs reads the DRA node pool's GPUs from the API: the devices of NVIDIA's driver in each node's
+// slices, their productName, and the devices that ResourceClaims' allocations hold.
+func (d *demo) draGPUs(ctx context.Context) (map[string]draNode, error) {
+	slices, err := d.client.ResourceV1().ResourceSlices().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out, nodeOfPool := map[string]draNode{}, map[string]string{}
+	for _, s := range slices.Items {
+		if s.Spec.Driver != draDriver || s.Spec.NodeName == nil {
+			continue
+		}
+		g := out[*s.Spec.NodeName]
+		g.devices += len(s.Spec.Devices)
+		for _, dev := range s.Spec.Devices {
+			if a := dev.Attributes[gpu.ProductNameAttribute]; g.model == "" && a.StringValue != nil {
+				g.model = *a.StringValue
+			}
+		}
+		out[*s.Spec.NodeName] = g
+		nodeOfPool[s.Spec.Pool.Name] = *s.Spec.NodeName
+	}
+	claims, err := d.client.ResourceV1().ResourceClaims(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range claims.Items {
+		if c.Status.Allocation == nil {
+			continue
+		}
+		for _, r := range c.Status.Allocation.Devices.Results {
+			if node, ok := nodeOfPool[r.Pool]; ok && r.Driver == draDriver {
+				g := out[node]
+				g.allocated++
+				out[node] = g
+			}
+		}
+	}
+	return out, nil
 }
 
 func gpuModel(n *corev1.Node) string {

@@ -19,16 +19,15 @@ import (
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins"
 )
 
-const (
-	perfConfigFile = "performance-config.yaml"
-	topicName      = "gpu"
-)
+const topicName = "gpu"
 
 var (
 	outDir = flag.String("bench-out", "../../_output/bench",
 		"directory for throughput.json, throughput-<variant>.json, scheduler_perf's data items (data-items/) and failed tests' logs (logs/)")
 	batching = flag.Bool("batching", true,
 		"kube-scheduler's OpportunisticBatching feature gate in both test cases (on by default since 1.35)")
+	perfConfigFile = flag.String("perf-config", "performance-config.yaml",
+		"scheduler_perf test cases: performance-config.yaml, or performance-config-dra.yaml (half the GPU nodes DRA-published)")
 	summarize = flag.Bool("summarize", false,
 		"run nothing: write throughput.json from the samples earlier runs appended to <bench-out>/"+samplesFile)
 )
@@ -152,18 +151,18 @@ func writePerfConfig(dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	path := filepath.Join(dir, perfConfigFile)
+	path := filepath.Join(dir, filepath.Base(*perfConfigFile))
 	return path, os.WriteFile(path, data, 0o644)
 }
 
 func readPerfConfig() ([]map[string]any, error) {
-	data, err := os.ReadFile(perfConfigFile)
+	data, err := os.ReadFile(*perfConfigFile)
 	if err != nil {
 		return nil, err
 	}
 	var testCases []map[string]any
 	if err := yaml.Unmarshal(data, &testCases); err != nil {
-		return nil, fmt.Errorf("%s: %w", perfConfigFile, err)
+		return nil, fmt.Errorf("%s: %w", *perfConfigFile, err)
 	}
 	return testCases, nil
 }

@@ -40,10 +40,17 @@ const (
 	batchingGate = "OpportunisticBatching"
 )
 
-// Variants maps a variant of hack/bench-throughput.sh to its workload in performance-config.yaml.
-var Variants = map[string]string{
-	"short": "500Nodes_1000Pods",
-	"full":  "5000Nodes_10000Pods",
+// Variant is a workload hack/bench-throughput.sh runs, and the scheduler_perf config that holds it.
+type Variant struct {
+	Workload, Config string
+}
+
+// Variants maps each variant of hack/bench-throughput.sh to its workload.
+var Variants = map[string]Variant{
+	"short": {"500Nodes_1000Pods", "performance-config.yaml"},
+	"full":  {"5000Nodes_10000Pods", "performance-config.yaml"},
+	// Half the GPU nodes publish their GPUs through DRA.
+	"dra": {"5000Nodes_10000Pods_HalfDRA", "performance-config-dra.yaml"},
 }
 
 // gangPlugin is left out of the measured profile: scheduler_perf (1.35+) keeps each workload's
@@ -210,14 +217,14 @@ type Summary struct {
 	GPUSchedulerRuns     []float64 `json:"gpu_scheduler_runs_pods_per_s"`
 }
 
-var workloadSize = regexp.MustCompile(`^(\d+)Nodes_(\d+)Pods$`)
+var workloadSize = regexp.MustCompile(`^(\d+)Nodes_(\d+)Pods(_|$)`)
 
 // Summarize takes the median of each profile's runs of workload and their ratio (gpu-scheduler over
 // default). Both profiles must have run it the same number of times.
 func Summarize(workload string, samples []Sample) (Summary, error) {
 	s := Summary{Variant: workload}
 	for v, w := range Variants {
-		if w == workload {
+		if w.Workload == workload {
 			s.Variant = v
 		}
 	}

@@ -38,35 +38,44 @@ func TestPerfSchedulerConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var testCases []struct {
+	type testCase struct {
 		Name                string
 		SchedulerConfigPath string
 		WorkloadTemplate    []map[string]any
 		Workloads           []struct{ Name string }
 	}
-	readYAML(t, "performance-config.yaml", &testCases) // the source: names the real config
-	if len(testCases) != 2 || testCases[0].Name != ProfileDefault || testCases[1].Name != ProfileGPUScheduler {
-		t.Fatalf("want test cases [%s %s], got %+v", ProfileDefault, ProfileGPUScheduler, testCases)
+	sources := map[string][]testCase{}
+	for _, v := range Variants {
+		sources[v.Config] = nil
 	}
-	if p := testCases[0].SchedulerConfigPath; p != "" {
-		t.Errorf("%s runs kube-scheduler's defaults; has schedulerConfigPath %q", ProfileDefault, p)
+	for file := range sources {
+		var testCases []testCase
+		readYAML(t, file, &testCases) // the source: names the real config
+		if len(testCases) != 2 || testCases[0].Name != ProfileDefault || testCases[1].Name != ProfileGPUScheduler {
+			t.Fatalf("%s: want test cases [%s %s], got %+v", file, ProfileDefault, ProfileGPUScheduler, testCases)
+		}
+		if p := testCases[0].SchedulerConfigPath; p != "" {
+			t.Errorf("%s: %s runs kube-scheduler's defaults; has schedulerConfigPath %q", file, ProfileDefault, p)
+		}
+		if got, want := filepath.Clean(testCases[1].SchedulerConfigPath), filepath.Join("..", "..", "config", "scheduler-config.yaml"); got != want {
+			t.Errorf("%s: %s: schedulerConfigPath %q, want %q", file, ProfileGPUScheduler, got, want)
+		}
+		if !reflect.DeepEqual(testCases[0].WorkloadTemplate, testCases[1].WorkloadTemplate) || !reflect.DeepEqual(testCases[0].Workloads, testCases[1].Workloads) {
+			t.Errorf("%s: the two test cases run different workloads", file)
+		}
+		sources[file] = testCases
 	}
-	if got, want := filepath.Clean(testCases[1].SchedulerConfigPath), filepath.Join("..", "..", "config", "scheduler-config.yaml"); got != want {
-		t.Errorf("%s: schedulerConfigPath %q, want %q", ProfileGPUScheduler, got, want)
-	}
-	if !reflect.DeepEqual(testCases[0].WorkloadTemplate, testCases[1].WorkloadTemplate) || !reflect.DeepEqual(testCases[0].Workloads, testCases[1].Workloads) {
-		t.Errorf("the two test cases run different workloads")
-	}
-	for variant, w := range Variants {
+	for variant, v := range Variants {
 		found := false
-		for _, tw := range testCases[0].Workloads {
-			found = found || tw.Name == w
+		for _, tw := range sources[v.Config][0].Workloads {
+			found = found || tw.Name == v.Workload
 		}
 		if !found {
-			t.Errorf("variant %s: no workload %s", variant, w)
+			t.Errorf("variant %s: no workload %s in %s", variant, v.Workload, v.Config)
 		}
 	}
 
+	var testCases []testCase
 	readYAML(t, perfConfig, &testCases) // what scheduler_perf gets
 	derived, err := os.ReadFile(testCases[1].SchedulerConfigPath)
 	if err != nil {
