@@ -133,6 +133,8 @@ type NodeState struct {
 	// DRA is set when the GPUs are DRA devices (View.Of): WholeUsed then counts allocated devices,
 	// and no GPU takes a share, since DRA allocates devices whole.
 	DRA bool
+	// Model is a DRA node's GPU product, from its devices; a device-plugin node's is a node label.
+	Model string
 }
 
 // ReadNode returns a node's state as of the scheduler's NodeInfo (assigned and assumed Pods),

@@ -105,7 +105,9 @@ func (v *View) derive(nodeInfo fwk.NodeInfo) *NodeState {
 	if !ok || dn.Devices == 0 {
 		return base
 	}
-	return draState(nodeInfo, base, dn.Devices, allocated)
+	s := draState(nodeInfo, base, dn.Devices, allocated)
+	s.Model = dn.Model
+	return s
 }
 
 // draState derives a DRA node's state from its Pods' state: the devices are its GPUs.
@@ -129,8 +131,11 @@ func (v *View) Model(nodeInfo fwk.NodeInfo, modelLabel string) (model string, ok
 	if m, ok := node.Labels[modelLabel]; ok || v == nil {
 		return m, ok
 	}
-	dn, _, _ := v.dra.Node(node.Name)
-	return dn.Model, dn.Model != ""
+	if v.dra == nil {
+		return "", false
+	}
+	m := v.Of(nodeInfo).Model // the cached state: a pointer lookup, where the name would be hashed
+	return m, m != ""
 }
 
 // Demand is the Pod's GPU demand as the cycle sees it: its nvidia.com/gpu requests or its share
