@@ -6,9 +6,12 @@ import (
 	"sync"
 
 	resourceapi "k8s.io/api/resource/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/dynamic-resource-allocation/cel"
 	"k8s.io/dynamic-resource-allocation/structured"
 	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/features"
 )
 
 // DRAServesGPUs reports whether a DeviceClass maps nvidia.com/gpu (DRAExtendedResource, KEP-5004):
@@ -49,6 +52,7 @@ type DRANode struct {
 type DRAInventory struct {
 	class     string             // the DeviceClass that maps nvidia.com/gpu
 	slices    uint64             // the DRAReader's version of nodes: it changes when a slice does
+	freed     uint64             // the DRAReader's count of reads in which a node's allocated devices went down
 	nodes     map[string]DRANode // shared between cycles until a slice changes: never modified
 	allocated map[string]int64
 }
@@ -76,6 +80,10 @@ type DRAReader struct {
 	nodes    map[string]DRANode
 	byDevice map[structured.DeviceID]string // GPU device -> node
 	version  uint64                         // counts the rebuilds of nodes
+	// lastAllocated is the previous read's allocated devices per node; freed counts the reads that
+	// found fewer on some node (a claim deallocated or deleted), which no NodeInfo change marks.
+	lastAllocated map[string]int64
+	freed         uint64
 }
 
 // draSlice is what one ResourceSlice publishes of GPUs.
@@ -109,23 +117,40 @@ func (r *DRAReader) Read(ctx context.Context, h fwk.Handle) (*DRAInventory, erro
 		return nil, err
 	}
 	inv := &DRAInventory{class: class.Name, slices: version, nodes: nodes, allocated: map[string]int64{}}
-	if len(byDevice) == 0 {
-		return inv, nil
-	}
-	for attempt := 1; ; attempt++ {
-		ids, err := mgr.ResourceClaims().ListAllAllocatedDevices()
+	if len(byDevice) > 0 {
+		ids, err := allocatedDevices(mgr)
 		if err != nil {
-			if attempt < allocatedRetries {
-				continue
-			}
-			return nil, fmt.Errorf("listing allocated devices: %w", err)
+			return nil, err
 		}
 		for id := range ids {
 			if node, ok := byDevice[id]; ok {
 				inv.allocated[node]++
 			}
 		}
-		return inv, nil
+	}
+	r.mu.Lock()
+	for node, n := range r.lastAllocated {
+		if inv.allocated[node] < n {
+			r.freed++
+			break
+		}
+	}
+	r.lastAllocated, inv.freed = inv.allocated, r.freed
+	r.mu.Unlock()
+	return inv, nil
+}
+
+// allocatedDevices lists the allocated devices, retrying when the claim tracker changed while it
+// was read.
+func allocatedDevices(mgr fwk.SharedDRAManager) (sets.Set[structured.DeviceID], error) {
+	for attempt := 1; ; attempt++ {
+		ids, err := mgr.ResourceClaims().ListAllAllocatedDevices()
+		if err == nil || attempt == allocatedRetries {
+			if err != nil {
+				return nil, fmt.Errorf("listing allocated devices: %w", err)
+			}
+			return ids, nil
+		}
 	}
 }
 
@@ -136,7 +161,11 @@ func (r *DRAReader) refresh(ctx context.Context, class *resourceapi.DeviceClass,
 		r.class, r.slices, r.nodes, r.byDevice = id, map[string]draSlice{}, nil, nil
 	}
 	if r.compiled == nil {
-		r.compiled = cel.NewCache(10, cel.Features{})
+		// The CEL features DynamicResources compiles selectors with, so that the same classes compile.
+		r.compiled = cel.NewCache(10, cel.Features{
+			EnableConsumableCapacity: utilfeature.DefaultFeatureGate.Enabled(features.DRAConsumableCapacity),
+			EnableListTypeAttributes: utilfeature.DefaultFeatureGate.Enabled(features.DRAListTypeAttributes),
+		})
 	}
 	changed, current := false, 0
 	for _, s := range slices {

@@ -118,7 +118,7 @@ func TestDRAReaderKeepsMatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if reflect.ValueOf(first).Elem().Field(0).Pointer() != reflect.ValueOf(second).Elem().Field(0).Pointer() {
+	if reflect.ValueOf(first).Elem().FieldByName("nodes").Pointer() != reflect.ValueOf(second).Elem().FieldByName("nodes").Pointer() {
 		t.Error("the node map was rebuilt though no slice changed")
 	}
 }
@@ -177,6 +177,19 @@ func TestViewOfDRANode(t *testing.T) {
 	if s := view.Of(ni); s.WholeUsed != 4 {
 		t.Errorf("after a fourth allocation: %d held, want 4", s.WholeUsed)
 	}
+	// Pod q leaves (a new NodeInfo) while its claim still holds a device; then the claim is
+	// deallocated, which changes no NodeInfo: the next cycle sees the device free all the same.
+	ni = plugintest.NodeInfo(draNode, plugintest.GPUPod("p", "4", "16Gi", 3).Node("dra-0").Obj())
+	view, _ = states.View(context.Background(), framework.NewCycleState(), h)
+	if s := view.Of(ni); s.WholeUsed != 4 {
+		t.Errorf("q gone, its claim still allocated: %d held, want 4", s.WholeUsed)
+	}
+	m.Allocated = plugintest.Allocated("dra-0", 0, 1, 2)
+	h = draHandle(t, m)
+	view, _ = states.View(context.Background(), framework.NewCycleState(), h)
+	if s := view.Of(ni); s.WholeUsed != 3 {
+		t.Errorf("q's claim deallocated: %d held, want 3", s.WholeUsed)
+	}
 }
 
 // A Pod's ResourceClaims add the devices they ask of the GPU DeviceClass to its demand: an exact
@@ -191,9 +204,11 @@ func TestViewDemand(t *testing.T) {
 	}
 	all := plugintest.GPUClaim("default", "all", class.Name, 0)
 	all.Spec.Devices.Requests[0].Exactly.AllocationMode = resourceapi.DeviceAllocationModeAll
+	allocated := plugintest.GPUClaim("default", "allocated", class.Name, 2)
+	allocated.Status.Allocation = &resourceapi.AllocationResult{}
 	m := plugintest.DRAManager{Classes: plugintest.GPUClasses(class), Claims: []*resourceapi.ResourceClaim{
 		plugintest.GPUClaim("default", "four", class.Name, 4), plugintest.GPUClaim("default", "nics", "rdma.example.com", 2),
-		plugintest.GPUClaim("default", "generated-abc", class.Name, 2), firstAvailable, all,
+		plugintest.GPUClaim("default", "generated-abc", class.Name, 2), firstAvailable, all, allocated,
 	}}
 	h := draHandle(t, m)
 	view, err := gpu.NodeStatesFor(context.Background(), h).View(context.Background(), nil, h)
@@ -223,6 +238,7 @@ func TestViewDemand(t *testing.T) {
 		{"all devices", withClaims(plugintest.GPUPod("p", "1", "1Gi", 0).Obj(), claims("all")), gpu.Demand{}},
 		{"first of alternatives", withClaims(plugintest.GPUPod("p", "1", "1Gi", 0).Obj(), claims("either")), gpu.Demand{Whole: 4}},
 		{"not created yet", withClaims(plugintest.GPUPod("p", "1", "1Gi", 0).Obj(), claims("missing")), gpu.Demand{}},
+		{"allocated already (its devices count as allocated)", withClaims(plugintest.GPUPod("p", "1", "1Gi", 0).Obj(), claims("allocated")), gpu.Demand{}},
 		{"from a template", generated, gpu.Demand{Whole: 2}},
 	} {
 		got, err := view.Demand(tt.pod)

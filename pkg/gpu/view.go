@@ -6,6 +6,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	resourceapi "k8s.io/api/resource/v1"
+	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 )
 
@@ -59,6 +60,19 @@ func (c *NodeStates) View(ctx context.Context, cycleState fwk.CycleState, h fwk.
 	return v, nil
 }
 
+// ViewOrDevicePlugin is View for plugins that judge Pods without GPUs too (AntiStranding) and for
+// scores: when the DRA inventory cannot be read, it logs why and counts device-plugin GPUs alone
+// rather than fail every Pod of the cluster. GPUFit still fails the Pods that ask for GPUs, with
+// the error in their events.
+func (c *NodeStates) ViewOrDevicePlugin(ctx context.Context, cycleState fwk.CycleState, h fwk.Handle) *View {
+	v, err := c.View(ctx, cycleState, h)
+	if err != nil {
+		klog.FromContext(ctx).V(2).Info("Counting device-plugin GPUs only", "err", err)
+		return NewView(c, nil)
+	}
+	return v
+}
+
 // NewView is a View of the device plugin's GPUs and dra's (nil: none), caching in states (nil:
 // nothing), for callers outside a scheduling cycle: the GPU gauges.
 func NewView(states *NodeStates, dra *DRAInventory) *View { return &View{states: states, dra: dra} }
@@ -71,7 +85,8 @@ func NewView(states *NodeStates, dra *DRAInventory) *View { return &View{states:
 // version: one lookup, as on a device-plugin-only cluster. A device allocated to a Pod changes the
 // NodeInfo too (the Pod is assumed or bound there); a claim allocated before its Pod is bound is
 // seen once the Pod is, and until then DynamicResources, which allocates from the claims
-// themselves, has the last word.
+// themselves, has the last word. Devices given back (a claim deallocated or deleted after its Pod
+// left) change no NodeInfo: a cycle whose read finds any re-derives every DRA node once.
 func (v *View) Of(nodeInfo fwk.NodeInfo) *NodeState {
 	switch {
 	case v == nil:
@@ -81,18 +96,19 @@ func (v *View) Of(nodeInfo fwk.NodeInfo) *NodeState {
 	case v.states == nil:
 		return v.derive(nodeInfo)
 	}
-	if e, ok := v.states.dra.Lookup(nodeInfo); ok && e.slices == v.dra.slices {
+	if e, ok := v.states.dra.Lookup(nodeInfo); ok && e.slices == v.dra.slices && e.freed == v.dra.freed {
 		return e.state
 	}
 	s := v.derive(nodeInfo)
-	v.states.dra.Set(nodeInfo, viewEntry{state: s, slices: v.dra.slices})
+	v.states.dra.Set(nodeInfo, viewEntry{state: s, slices: v.dra.slices, freed: v.dra.freed})
 	return s
 }
 
-// viewEntry is a node's state as a View derived it, and the slices' version it was derived with.
+// viewEntry is a node's state as a View derived it, and the inventory's versions it was derived
+// with: of the slices, and of devices given back.
 type viewEntry struct {
-	state  *NodeState
-	slices uint64
+	state         *NodeState
+	slices, freed uint64
 }
 
 // derive is the node's state from its Pods and, for a DRA node, its devices.
@@ -142,7 +158,8 @@ func (v *View) Model(nodeInfo fwk.NodeInfo, modelLabel string) (model string, ok
 // (PodDemand), plus the devices its ResourceClaims ask of the DeviceClass that maps nvidia.com/gpu
 // (each request for an exact count; a request for all of a node's devices has no count and is left
 // out). Which devices satisfy a claim stays DynamicResources' decision; this is what scoring,
-// anti-stranding and gangs count. A claim not yet created asks nothing yet.
+// anti-stranding and gangs count. A claim not yet created asks nothing yet, and one already
+// allocated (shared with another Pod, say) asks nothing more: its devices count as allocated.
 func (v *View) Demand(pod *v1.Pod) (Demand, error) {
 	d, err := PodDemand(pod)
 	if err != nil || v == nil || v.claims == nil || len(pod.Spec.ResourceClaims) == 0 {
@@ -157,6 +174,9 @@ func (v *View) Demand(pod *v1.Pod) (Demand, error) {
 		claim, err := v.claims.Get(pod.Namespace, name)
 		if err != nil {
 			continue // not created yet: DynamicResources keeps the Pod waiting for it
+		}
+		if claim.Status.Allocation != nil {
+			continue // its devices are allocated already, on the node the Pod must go to
 		}
 		claimed += gpuDevices(claim, v.gpuClass)
 	}

@@ -21,7 +21,8 @@ import (
 // driver installs, mapping nvidia.com/gpu, and a ResourceSlice per node) a plain
 // `nvidia.com/gpu: 2` Pod lands on the DRA node, served by DynamicResources, beside a device-plugin
 // node that is full; a Pod naming its GPU model finds it in the devices' productName; a share never
-// goes to DRA devices; and once the devices are allocated, a Pod reads that the node's GPUs are held.
+// goes to DRA devices; once the devices are allocated, a Pod reads that the node's GPUs are held,
+// and it takes the devices a leaving Pod's claim gives back.
 func TestDRAGPUs(t *testing.T) {
 	env := util.NewEnv(t, util.EnvOptions{})
 	ns := env.Namespace
@@ -74,13 +75,39 @@ func TestDRAGPUs(t *testing.T) {
 		t.Errorf("event %q, want it to start %q", msg, want)
 	}
 	env.RequireGPUAccounting()
+
+	// two-gpus leaves and its claim gives its devices back, as kube-controller-manager's claim
+	// controller does (this control plane has none): deallocated, then deleted. one-more takes them.
+	claimName := env.GetPod(ns, "two-gpus").Status.ExtendedResourceClaimStatus.ResourceClaimName
+	env.DeletePodNow(ns, "two-gpus")
+	claims := env.Client.ResourceV1().ResourceClaims(ns)
+	claim, err := claims.Get(env.Ctx, claimName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim.Status.Allocation, claim.Status.ReservedFor = nil, nil
+	if claim, err = claims.UpdateStatus(env.Ctx, claim, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("deallocating claim %s: %v", claimName, err)
+	}
+	claim.Finalizers = nil
+	if _, err := claims.Update(env.Ctx, claim, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("removing claim %s's finalizer: %v", claimName, err)
+	}
+	if err := claims.Delete(env.Ctx, claimName, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if node := env.WaitPodBound(ns, "one-more", bindTimeout, sched); node != "dra-node" {
+		t.Fatalf("one-more bound to %s, want dra-node, whose devices two-gpus gave back", node)
+	}
+	env.RequireGPUAccounting()
 }
 
-// TestDRAPacking: device-plugin and DRA nodes side by side take one Pod spec until every GPU of both
-// kinds is held, across a scheduler restart, with no device allocated twice; GPUFit's count of free
-// devices agrees with what DynamicResources allocates, to the last device.
+// TestDRAPacking: device-plugin and DRA nodes side by side (4 and 25 nodes of 8 GPUs) take 232
+// one-GPU Pods of one spec until every GPU of both kinds is held, across a scheduler restart, with
+// no device allocated twice; GPUFit's count of free devices agrees with what DynamicResources
+// allocates, to the last device.
 func TestDRAPacking(t *testing.T) {
-	const dpNodes, draNodes, perNode, podGPUs = 4, 12, 8, 2
+	const dpNodes, draNodes, perNode, podGPUs = 4, 25, 8, 1
 	env := util.NewEnv(t, util.EnvOptions{})
 	ns := env.Namespace
 	env.CreateNodes("dp", dpNodes, util.NodeSpec{GPUs: perNode})

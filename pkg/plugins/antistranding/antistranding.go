@@ -81,10 +81,7 @@ func (s *podRequest) Clone() fwk.StateData { return s }
 // included) and the cycle's view of the nodes' GPUs; a malformed GPU demand makes the Pod
 // unschedulable with the error.
 func (pl *AntiStranding) requestOf(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod) (*podRequest, *fwk.Status) {
-	view, err := pl.states.View(ctx, cycleState, pl.handle)
-	if err != nil {
-		return nil, fwk.AsStatus(err)
-	}
+	view := pl.states.ViewOrDevicePlugin(ctx, cycleState, pl.handle)
 	demand, err := view.Demand(pod)
 	if err != nil {
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())

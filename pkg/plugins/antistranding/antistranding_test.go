@@ -407,3 +407,26 @@ func TestDRAGPUs(t *testing.T) {
 		t.Errorf("a Pod claiming GPUs: %v, want it passed", got)
 	}
 }
+
+// A DRA inventory that cannot be read (a DeviceClass whose selector does not compile) leaves Pods
+// without GPUs to the device-plugin GPUs' hold-back instead of failing them.
+func TestDRAUnreadable(t *testing.T) {
+	class := plugintest.NVIDIAGPUClass()
+	class.Spec.Selectors[0].CEL.Expression = "device.driver =="
+	fh, err := frameworkruntime.NewFramework(context.Background(), nil, nil, frameworkruntime.WithSharedDRAManager(plugintest.DRAManager{
+		Classes: plugintest.GPUClasses(class), Slices: []*resourceapi.ResourceSlice{plugintest.GPUSlice("dra", "NVIDIA-B200", 4)}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := New(context.Background(), plugintest.Args(t, smallHoldBack, &config.AntiStrandingArgs{}), fh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := plugintest.NodeInfo(plugintest.GPUNode("g", "32", "128Gi", 4))
+	if got := plugintest.Filter(t, pl, plugintest.GPUPod("cpu", "25", "1Gi", 0).Obj(), node); !got.Equal(cpuHeld) {
+		t.Errorf("CPU-only pod on a device-plugin node: %v, want %v", got, cpuHeld)
+	}
+	if got := plugintest.Filter(t, pl, plugintest.GPUPod("cpu", "1", "1Gi", 0).Obj(), node); !got.IsSuccess() {
+		t.Errorf("small CPU-only pod: %v, want it passed", got)
+	}
+}

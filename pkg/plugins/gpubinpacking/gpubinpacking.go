@@ -60,10 +60,7 @@ func (*GPUBinPacking) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragmen
 
 // PreScore reads the nodes' GPUs and the Pod's GPU demand (ResourceClaims included) once.
 func (pl *GPUBinPacking) PreScore(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
-	view, err := pl.states.View(ctx, cycleState, pl.handle)
-	if err != nil {
-		return fwk.AsStatus(err)
-	}
+	view := pl.states.ViewOrDevicePlugin(ctx, cycleState, pl.handle)
 	demand, err := view.Demand(pod)
 	if err != nil {
 		return fwk.AsStatus(err)

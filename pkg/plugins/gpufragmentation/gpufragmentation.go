@@ -115,11 +115,7 @@ func (pl *GPUFragmentation) PreFilter(ctx context.Context, cycleState fwk.CycleS
 	pl.before.Retain(nodes)
 	pl.states.Retain(nodes)
 	if pl.static == nil {
-		view, err := pl.states.View(ctx, cycleState, pl.handle)
-		if err != nil {
-			return nil, fwk.AsStatus(err)
-		}
-		if shape, err := view.ShapeOf(pod); err == nil {
+		if shape, err := pl.states.ViewOrDevicePlugin(ctx, cycleState, pl.handle).ShapeOf(pod); err == nil {
 			pl.mu.Lock()
 			pl.learned.add(pod.UID, shape)
 			pl.mu.Unlock()
@@ -158,10 +154,7 @@ func (s *preScoreState) Clone() fwk.StateData { return s }
 // PreScore fixes the workload for this cycle, reads the Pod's shape and, when some shapes are
 // limited to GPU models, prices the models from the cluster's free capacity.
 func (pl *GPUFragmentation) PreScore(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
-	view, err := pl.states.View(ctx, cycleState, pl.handle)
-	if err != nil {
-		return fwk.AsStatus(err)
-	}
+	view := pl.states.ViewOrDevicePlugin(ctx, cycleState, pl.handle)
 	shape, err := view.ShapeOf(pod)
 	if err != nil {
 		return fwk.AsStatus(err)
