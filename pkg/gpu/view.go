@@ -88,6 +88,18 @@ func NewView(states *NodeStates, dra *DRAInventory) *View { return &View{states:
 // themselves, has the last word. Devices given back (a claim deallocated or deleted after its Pod
 // left) change no NodeInfo: a cycle whose read finds any re-derives every DRA node once.
 func (v *View) Of(nodeInfo fwk.NodeInfo) *NodeState {
+	if v != nil && v.dra == nil && v.states != nil {
+		// No DRA GPUs: the cache's lookup, no deeper a call than NodeStates.Of (Filter and Score
+		// run this per node).
+		return v.states.cache.Get(nodeInfo, readNodeState)
+	}
+	return v.of(nodeInfo)
+}
+
+// DRA reports whether the cycle counts DRA GPUs, whose states can change with no NodeInfo change.
+func (v *View) DRA() bool { return v != nil && v.dra != nil }
+
+func (v *View) of(nodeInfo fwk.NodeInfo) *NodeState {
 	switch {
 	case v == nil:
 		return readNodeState(nodeInfo)

@@ -227,10 +227,11 @@ func (pl *GPUFragmentation) workload() *gpu.Workload {
 // last cached per NodeInfo generation and GPU state (a DRA node's devices are allocated apart from
 // its NodeInfo).
 func (pl *GPUFragmentation) measure(w *gpu.Workload, view *gpu.View, nodeInfo fwk.NodeInfo) (*gpu.NodeState, gpu.Room, float64) {
-	state := view.Of(nodeInfo)
 	m, ok := pl.before.Lookup(nodeInfo)
-	if !ok || m.state != state {
-		ok, m.state = false, state
+	if !ok || view.DRA() {
+		if state := view.Of(nodeInfo); !ok || m.state != state {
+			ok, m.state = false, state
+		}
 	}
 	room := w.RoomOf(nodeInfo, m.state, view, pl.modelLabel)
 	if !ok || m.workload != w {
