@@ -8,23 +8,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	resourceapi "k8s.io/api/resource/v1"
-	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
-	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 	"k8s.io/utils/ptr"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/plugintest"
 )
-
-func draHandle(t *testing.T, m plugintest.DRAManager) fwk.Handle {
-	t.Helper()
-	fh, err := frameworkruntime.NewFramework(context.Background(), nil, nil, frameworkruntime.WithSharedDRAManager(m))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fh
-}
 
 // The inventory counts the devices the GPU DeviceClass's CEL selectors accept, per node, and how
 // many of them claims hold; it takes each node's model from productName.
@@ -48,7 +37,7 @@ func TestDRAReader(t *testing.T) {
 	allocated = append(allocated, plugintest.Allocated("elsewhere", 0)...)
 	m := plugintest.DRAManager{Classes: plugintest.GPUClasses(class), Slices: []*resourceapi.ResourceSlice{a, b, nic, network}, Allocated: allocated}
 	var r gpu.DRAReader
-	inv, err := r.Read(context.Background(), draHandle(t, m))
+	inv, err := r.Read(context.Background(), plugintest.DRAHandle(t, m))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +64,7 @@ func TestDRAReader(t *testing.T) {
 	b2.ResourceVersion = "2"
 	c := plugintest.GPUSlice("c", "NVIDIA-L4", 1)
 	m.Slices = []*resourceapi.ResourceSlice{b2, c}
-	inv, err = r.Read(context.Background(), draHandle(t, m))
+	inv, err = r.Read(context.Background(), plugintest.DRAHandle(t, m))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +80,7 @@ func TestDRAReader(t *testing.T) {
 
 	// Without a DeviceClass mapping nvidia.com/gpu there is no inventory.
 	m.Classes = nil
-	if inv, err := r.Read(context.Background(), draHandle(t, m)); inv != nil || err != nil {
+	if inv, err := r.Read(context.Background(), plugintest.DRAHandle(t, m)); inv != nil || err != nil {
 		t.Errorf("no GPU class: inventory %v, error %v; want none", inv, err)
 	}
 	// A selector that does not compile is an error naming the class.
@@ -99,7 +88,7 @@ func TestDRAReader(t *testing.T) {
 	bad.ResourceVersion = "2"
 	bad.Spec.Selectors[0].CEL.Expression = "device.driver =="
 	m.Classes = plugintest.GPUClasses(bad)
-	if _, err := r.Read(context.Background(), draHandle(t, m)); err == nil || !strings.Contains(err.Error(), "DeviceClass gpu.nvidia.com") {
+	if _, err := r.Read(context.Background(), plugintest.DRAHandle(t, m)); err == nil || !strings.Contains(err.Error(), "DeviceClass gpu.nvidia.com") {
 		t.Errorf("bad selector: error %v, want one naming the DeviceClass", err)
 	}
 }
@@ -108,7 +97,7 @@ func TestDRAReader(t *testing.T) {
 func TestDRAReaderKeepsMatches(t *testing.T) {
 	m := plugintest.DRAManager{Classes: plugintest.GPUClasses(plugintest.NVIDIAGPUClass()),
 		Slices: []*resourceapi.ResourceSlice{plugintest.GPUSlice("a", "x", 8), plugintest.GPUSlice("b", "x", 8)}}
-	h := draHandle(t, m)
+	h := plugintest.DRAHandle(t, m)
 	var r gpu.DRAReader
 	first, err := r.Read(context.Background(), h)
 	if err != nil {
@@ -128,7 +117,7 @@ func TestDRAReaderKeepsMatches(t *testing.T) {
 func TestViewOfDRANode(t *testing.T) {
 	m := plugintest.DRAManager{Classes: plugintest.GPUClasses(plugintest.NVIDIAGPUClass()),
 		Slices: []*resourceapi.ResourceSlice{plugintest.GPUSlice("dra-0", "NVIDIA-B200", 8)}, Allocated: plugintest.Allocated("dra-0", 0, 1, 2)}
-	h := draHandle(t, m)
+	h := plugintest.DRAHandle(t, m)
 	states := gpu.NodeStatesFor(context.Background(), h)
 	cycle := framework.NewCycleState()
 	view, err := states.View(context.Background(), cycle, h)
@@ -165,7 +154,7 @@ func TestViewOfDRANode(t *testing.T) {
 	// One more device allocated, to a Pod placed there: the next cycle sees it. While the node's
 	// Pods stay the same, its state stays cached.
 	m.Allocated = plugintest.Allocated("dra-0", 0, 1, 2, 3)
-	h = draHandle(t, m)
+	h = plugintest.DRAHandle(t, m)
 	view, err = states.View(context.Background(), framework.NewCycleState(), h)
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +174,7 @@ func TestViewOfDRANode(t *testing.T) {
 		t.Errorf("q gone, its claim still allocated: %d held, want 4", s.WholeUsed)
 	}
 	m.Allocated = plugintest.Allocated("dra-0", 0, 1, 2)
-	h = draHandle(t, m)
+	h = plugintest.DRAHandle(t, m)
 	view, _ = states.View(context.Background(), framework.NewCycleState(), h)
 	if s := view.Of(ni); s.WholeUsed != 3 {
 		t.Errorf("q's claim deallocated: %d held, want 3", s.WholeUsed)
@@ -210,7 +199,7 @@ func TestViewDemand(t *testing.T) {
 		plugintest.GPUClaim("default", "four", class.Name, 4), plugintest.GPUClaim("default", "nics", "rdma.example.com", 2),
 		plugintest.GPUClaim("default", "generated-abc", class.Name, 2), firstAvailable, all, allocated,
 	}}
-	h := draHandle(t, m)
+	h := plugintest.DRAHandle(t, m)
 	view, err := gpu.NodeStatesFor(context.Background(), h).View(context.Background(), nil, h)
 	if err != nil {
 		t.Fatal(err)
@@ -251,7 +240,7 @@ func TestViewDemand(t *testing.T) {
 	}
 	// Without a DeviceClass mapping nvidia.com/gpu, claims ask no GPUs.
 	m.Classes = nil
-	h = draHandle(t, m)
+	h = plugintest.DRAHandle(t, m)
 	view, _ = gpu.NodeStatesFor(context.Background(), h).View(context.Background(), nil, h)
 	if got, _ := view.Demand(withClaims(plugintest.GPUPod("p", "1", "1Gi", 0).Obj(), claims("four"))); !got.None() {
 		t.Errorf("no GPU class: demand %+v, want none", got)
@@ -273,10 +262,7 @@ func BenchmarkDRAReader(b *testing.B) {
 			m.Slices, m.Allocated = append(m.Slices, slice), append(m.Allocated, allocated...)
 		}
 	}
-	fh, err := frameworkruntime.NewFramework(context.Background(), nil, nil, frameworkruntime.WithSharedDRAManager(m))
-	if err != nil {
-		b.Fatal(err)
-	}
+	fh := plugintest.DRAHandle(b, m)
 	var r gpu.DRAReader
 	if _, err := r.Read(context.Background(), fh); err != nil {
 		b.Fatal(err)

@@ -236,11 +236,13 @@ func exactCount(className string, mode resourceapi.DeviceAllocationMode, count i
 	return max(count, 1) // the API defaults an unset count to one
 }
 
-// ShapeOf is the Pod's shape (gpu.ShapeOf) with the GPUs of its ResourceClaims (Demand).
-func (v *View) ShapeOf(pod *v1.Pod) (Shape, error) {
+// ShapeOf is the Pod's shape (gpu.ShapeOf) with the GPUs of its ResourceClaims, and its demand
+// (Demand), read once.
+func (v *View) ShapeOf(pod *v1.Pod) (Shape, Demand, error) {
 	d, err := v.Demand(pod)
 	if err != nil {
-		return Shape{}, err
+		return Shape{}, Demand{}, err
 	}
-	return shapeOf(pod, d)
+	s, err := shapeOf(pod, d)
+	return s, d, err
 }

@@ -12,7 +12,6 @@ import (
 	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/feature"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/noderesources"
-	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
 	configv1 "github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config/v1"
@@ -174,11 +173,7 @@ func BenchmarkDRA(b *testing.B) {
 		devicePlugin, dra = append(devicePlugin, ni), append(dra, twin)
 		m.Slices, m.Allocated = append(m.Slices, slice), append(m.Allocated, allocated...)
 	}
-	h, err := frameworkruntime.NewFramework(context.Background(), nil, nil, frameworkruntime.WithSharedDRAManager(m))
-	if err != nil {
-		b.Fatal(err)
-	}
-	pls := newPlugins(b, h)
+	pls := newPlugins(b, plugintest.DRAHandle(b, m))
 	pod := plugintest.GPUPod("bench", "8", "32Gi", 1).Annotation(gpu.ModelAnnotation, "NVIDIA-H100-80GB-HBM3|NVIDIA-A100-SXM4-80GB").Obj()
 	for _, name := range sortedNames(pls) {
 		pl := pls[name]

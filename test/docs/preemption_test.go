@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
-	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 	"sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
 
 	gsconfig "github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
@@ -43,12 +42,8 @@ func rejections(t *testing.T) map[string]func() *fwk.Status {
 	}
 	fit := build(gpufit.New(ctx, nil, nil))
 	// Node n's one GPU is a DRA device, allocated.
-	draHandle, err := frameworkruntime.NewFramework(ctx, nil, nil, frameworkruntime.WithSharedDRAManager(
-		plugintest.DRAManager{Classes: plugintest.GPUClasses(plugintest.NVIDIAGPUClass()),
-			Slices: []*resourceapi.ResourceSlice{plugintest.GPUSlice("n", "NVIDIA-B200", 1)}, Allocated: plugintest.Allocated("n", 0)}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	draHandle := plugintest.DRAHandle(t, plugintest.DRAManager{Classes: plugintest.GPUClasses(plugintest.NVIDIAGPUClass()),
+		Slices: []*resourceapi.ResourceSlice{plugintest.GPUSlice("n", "NVIDIA-B200", 1)}, Allocated: plugintest.Allocated("n", 0)})
 	draFit := build(gpufit.New(ctx, nil, draHandle))
 	model := build(gpumodel.New(ctx, args(&configv1.GPUModelArgs{}, &gsconfig.GPUModelArgs{}), nil))
 	ic := build(interconnect.New(ctx, args(&configv1.InterconnectArgs{}, &gsconfig.InterconnectArgs{}), nil))

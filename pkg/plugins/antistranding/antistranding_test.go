@@ -12,7 +12,6 @@ import (
 	"k8s.io/klog/v2/ktesting"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
-	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 	"k8s.io/utils/ptr"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
@@ -387,16 +386,9 @@ func TestEventsToRegister(t *testing.T) {
 // Pod whose ResourceClaim asks for GPUs is a GPU Pod, held back from nothing.
 func TestDRAGPUs(t *testing.T) {
 	class := plugintest.NVIDIAGPUClass()
-	fh, err := frameworkruntime.NewFramework(context.Background(), nil, nil, frameworkruntime.WithSharedDRAManager(plugintest.DRAManager{
+	pl := newDRAPlugin(t, plugintest.DRAManager{
 		Classes: plugintest.GPUClasses(class), Slices: []*resourceapi.ResourceSlice{plugintest.GPUSlice("dra", "NVIDIA-B200", 4)},
-		Claims: []*resourceapi.ResourceClaim{plugintest.GPUClaim("default", "two-gpus", class.Name, 2)}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl, err := New(context.Background(), plugintest.Args(t, smallHoldBack, &config.AntiStrandingArgs{}), fh)
-	if err != nil {
-		t.Fatal(err)
-	}
+		Claims: []*resourceapi.ResourceClaim{plugintest.GPUClaim("default", "two-gpus", class.Name, 2)}})
 	node := plugintest.NodeInfo(plugintest.GPUNode("dra", "32", "128Gi", 0))
 	if got := plugintest.Filter(t, pl, plugintest.GPUPod("cpu", "25", "1Gi", 0).Obj(), node); !got.Equal(cpuHeld) {
 		t.Errorf("CPU-only pod digging into the CPU held back for 4 free devices: %v, want %v", got, cpuHeld)
@@ -413,15 +405,8 @@ func TestDRAGPUs(t *testing.T) {
 func TestDRAUnreadable(t *testing.T) {
 	class := plugintest.NVIDIAGPUClass()
 	class.Spec.Selectors[0].CEL.Expression = "device.driver =="
-	fh, err := frameworkruntime.NewFramework(context.Background(), nil, nil, frameworkruntime.WithSharedDRAManager(plugintest.DRAManager{
-		Classes: plugintest.GPUClasses(class), Slices: []*resourceapi.ResourceSlice{plugintest.GPUSlice("dra", "NVIDIA-B200", 4)}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl, err := New(context.Background(), plugintest.Args(t, smallHoldBack, &config.AntiStrandingArgs{}), fh)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pl := newDRAPlugin(t, plugintest.DRAManager{
+		Classes: plugintest.GPUClasses(class), Slices: []*resourceapi.ResourceSlice{plugintest.GPUSlice("dra", "NVIDIA-B200", 4)}})
 	node := plugintest.NodeInfo(plugintest.GPUNode("g", "32", "128Gi", 4))
 	if got := plugintest.Filter(t, pl, plugintest.GPUPod("cpu", "25", "1Gi", 0).Obj(), node); !got.Equal(cpuHeld) {
 		t.Errorf("CPU-only pod on a device-plugin node: %v, want %v", got, cpuHeld)
@@ -429,4 +414,14 @@ func TestDRAUnreadable(t *testing.T) {
 	if got := plugintest.Filter(t, pl, plugintest.GPUPod("cpu", "1", "1Gi", 0).Obj(), node); !got.IsSuccess() {
 		t.Errorf("small CPU-only pod: %v, want it passed", got)
 	}
+}
+
+// newDRAPlugin is the plugin with smallHoldBack in a framework whose DRA manager is m.
+func newDRAPlugin(t *testing.T, m plugintest.DRAManager) fwk.Plugin {
+	t.Helper()
+	pl, err := New(context.Background(), plugintest.Args(t, smallHoldBack, &config.AntiStrandingArgs{}), plugintest.DRAHandle(t, m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pl
 }

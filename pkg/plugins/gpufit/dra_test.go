@@ -7,9 +7,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	resourceapi "k8s.io/api/resource/v1"
 	fwk "k8s.io/kube-scheduler/framework"
-	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
-	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/plugintest"
@@ -43,11 +41,7 @@ func TestDRAGPUs(t *testing.T) {
 			if tt.classes != nil {
 				m.Classes = tt.classes
 			}
-			fh, err := frameworkruntime.NewFramework(context.Background(), nil, nil, frameworkruntime.WithSharedDRAManager(m),
-				frameworkruntime.WithSnapshotSharedLister(cache.NewSnapshot(nil, []*v1.Node{draNode})))
-			if err != nil {
-				t.Fatal(err)
-			}
+			fh := plugintest.DRAHandle(t, m, draNode)
 			pl := &GPUFit{handle: fh, states: gpu.NodeStatesFor(context.Background(), fh)}
 			if got := plugintest.Filter(t, pl, tt.pod, plugintest.NodeInfo(draNode)); !got.Equal(tt.want) {
 				t.Errorf("Filter = %v, want %v", got, tt.want)
@@ -68,11 +62,7 @@ func TestDRAHint(t *testing.T) {
 	draNode.Labels = map[string]string{}
 	m := plugintest.DRAManager{Classes: plugintest.GPUClasses(plugintest.NVIDIAGPUClass()),
 		Slices: []*resourceapi.ResourceSlice{plugintest.GPUSlice("dra-0", "NVIDIA-B200", 8)}, Allocated: plugintest.Allocated("dra-0", 0, 1, 2, 3, 4)}
-	fh, err := frameworkruntime.NewFramework(context.Background(), nil, nil, frameworkruntime.WithSharedDRAManager(m),
-		frameworkruntime.WithSnapshotSharedLister(cache.NewSnapshot(nil, []*v1.Node{draNode})))
-	if err != nil {
-		t.Fatal(err)
-	}
+	fh := plugintest.DRAHandle(t, m, draNode)
 	pl := &GPUFit{handle: fh, states: gpu.NodeStatesFor(context.Background(), fh)}
 	pod := plugintest.GPUPod("p", "1", "1Gi", 4).Obj()
 	state := framework.NewCycleState()

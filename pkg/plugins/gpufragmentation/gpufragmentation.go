@@ -115,7 +115,7 @@ func (pl *GPUFragmentation) PreFilter(ctx context.Context, cycleState fwk.CycleS
 	pl.before.Retain(nodes)
 	pl.states.Retain(nodes)
 	if pl.static == nil {
-		if shape, err := pl.states.ViewOrDevicePlugin(ctx, cycleState, pl.handle).ShapeOf(pod); err == nil {
+		if shape, _, err := pl.states.ViewOrDevicePlugin(ctx, cycleState, pl.handle).ShapeOf(pod); err == nil {
 			pl.mu.Lock()
 			pl.learned.add(pod.UID, shape)
 			pl.mu.Unlock()
@@ -155,11 +155,7 @@ func (s *preScoreState) Clone() fwk.StateData { return s }
 // limited to GPU models, prices the models from the cluster's free capacity.
 func (pl *GPUFragmentation) PreScore(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
 	view := pl.states.ViewOrDevicePlugin(ctx, cycleState, pl.handle)
-	shape, err := view.ShapeOf(pod)
-	if err != nil {
-		return fwk.AsStatus(err)
-	}
-	demand, err := view.Demand(pod)
+	shape, demand, err := view.ShapeOf(pod)
 	if err != nil {
 		return fwk.AsStatus(err)
 	}

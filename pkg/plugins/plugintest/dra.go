@@ -1,7 +1,9 @@
 package plugintest
 
 import (
+	"context"
 	"fmt"
+	"testing"
 
 	v1 "k8s.io/api/core/v1"
 	resourceapi "k8s.io/api/resource/v1"
@@ -12,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/dynamic-resource-allocation/structured"
 	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
+	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 	"k8s.io/utils/ptr"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
@@ -163,4 +167,15 @@ func DRATwin(ni fwk.NodeInfo) (fwk.NodeInfo, *resourceapi.ResourceSlice, []struc
 		devices[i] = i
 	}
 	return NodeInfo(node, pods...), GPUSlice(node.Name, model, int(gpus.Value())), Allocated(node.Name, devices...)
+}
+
+// DRAHandle is a framework handle serving m as the scheduler's DRA manager, and a snapshot of nodes.
+func DRAHandle(tb testing.TB, m DRAManager, nodes ...*v1.Node) fwk.Handle {
+	tb.Helper()
+	h, err := frameworkruntime.NewFramework(context.Background(), nil, nil, frameworkruntime.WithSharedDRAManager(m),
+		frameworkruntime.WithSnapshotSharedLister(cache.NewSnapshot(nil, nodes)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h
 }
