@@ -66,11 +66,6 @@ func TestRBAC(t *testing.T) {
 
 	le := deployedLeaderElection(t, env)
 	env.CreateNode(util.NodeSpec{Name: "gpu-0", GPUs: 2})
-	// A node whose GPUs a DRA driver publishes: the scheduler reads slices, classes and claims, and
-	// writes the claim DynamicResources allocates.
-	env.CreateNode(util.NodeSpec{Name: "dra-0"})
-	env.CreateGPUDeviceClass()
-	env.PublishGPUs("dra-0", util.DefaultGPUModel, 2)
 	lease := env.RecordLease(le.ResourceNamespace, le.ResourceName)
 	sched := env.StartScheduler(util.SchedulerOptions{Kubeconfig: kubeconfig, LeaderElection: le})
 
@@ -87,7 +82,13 @@ func TestRBAC(t *testing.T) {
 	} else if idx != "0" && idx != "1" {
 		t.Errorf("half: %s=%q, want 0 or 1", util.GPUIndexAnnotation, idx)
 	}
-	env.CreatePod(util.GPUPod(ns, "dra-two", 2)) // gpu-0's GPUs are held: only dra-0 has two free
+	// A node whose GPUs a DRA driver publishes, added once gpu-0 is taken (two equal nodes would leave
+	// the placements above to a tie-break): the scheduler reads slices, classes and claims, and writes
+	// the claim DynamicResources allocates.
+	env.CreateNode(util.NodeSpec{Name: "dra-0"})
+	env.CreateGPUDeviceClass()
+	env.PublishGPUs("dra-0", util.DefaultGPUModel, 2)
+	env.CreatePod(util.GPUPod(ns, "dra-two", 2)) // gpu-0 has half a GPU free: only dra-0 has two
 	if node := env.WaitPodBound(ns, "dra-two", bindTimeout, sched); node != "dra-0" {
 		t.Errorf("dra-two bound to %s, want dra-0", node)
 	}
