@@ -18,19 +18,19 @@ import (
 // The inventory counts the devices the GPU DeviceClass's CEL selectors accept, per node, and how
 // many of them claims hold; it takes each node's model from productName.
 func TestDRAReader(t *testing.T) {
-	class := plugintest.NVIDIAGPUClass()
-	a := plugintest.GPUSlice("a", "NVIDIA-H100-80GB-HBM3", 4)
+	class := gpu.NVIDIAGPUClass()
+	a := gpu.NVIDIAGPUSlice("a", "NVIDIA-H100-80GB-HBM3", 4)
 	// A device of another type in the same slice (a MIG device, say) is not a GPU of the class.
 	a.Spec.Devices = append(a.Spec.Devices, resourceapi.Device{Name: "mig-0", Attributes: map[resourceapi.QualifiedName]resourceapi.DeviceAttribute{
 		"type": {StringValue: ptr.To("mig")}}})
-	b := plugintest.GPUSlice("b", "", 8)
+	b := gpu.NVIDIAGPUSlice("b", "", 8)
 	for i := range b.Spec.Devices { // the model under its qualified name on one device only
 		delete(b.Spec.Devices[i].Attributes, gpu.ProductNameAttribute)
 	}
 	b.Spec.Devices[5].Attributes["gpu.nvidia.com/"+gpu.ProductNameAttribute] = resourceapi.DeviceAttribute{StringValue: ptr.To("Tesla-T4")}
-	nic := plugintest.GPUSlice("a-nic", "", 2) // another driver's devices on node a
+	nic := gpu.NVIDIAGPUSlice("a-nic", "", 2) // another driver's devices on node a
 	nic.Spec.Driver, nic.Spec.NodeName = "rdma.example.com", ptr.To("a")
-	network := plugintest.GPUSlice("fabric", "x", 2) // not one node's: not counted
+	network := gpu.NVIDIAGPUSlice("fabric", "x", 2) // not one node's: not counted
 	network.Spec.NodeName, network.Spec.AllNodes = nil, ptr.To(true)
 
 	allocated := append(plugintest.Allocated("a", 0, 1), plugintest.Allocated("b", 3)...)
@@ -60,9 +60,9 @@ func TestDRAReader(t *testing.T) {
 	}
 
 	// Unchanged slices are not matched again; a changed, an added and a removed one are.
-	b2 := plugintest.GPUSlice("b", "Tesla-T4", 2)
+	b2 := gpu.NVIDIAGPUSlice("b", "Tesla-T4", 2)
 	b2.ResourceVersion = "2"
-	c := plugintest.GPUSlice("c", "NVIDIA-L4", 1)
+	c := gpu.NVIDIAGPUSlice("c", "NVIDIA-L4", 1)
 	m.Slices = []*resourceapi.ResourceSlice{b2, c}
 	inv, err = r.Read(context.Background(), plugintest.DRAHandle(t, m))
 	if err != nil {
@@ -84,7 +84,7 @@ func TestDRAReader(t *testing.T) {
 		t.Errorf("no GPU class: inventory %v, error %v; want none", inv, err)
 	}
 	// A selector that does not compile is an error naming the class.
-	bad := plugintest.NVIDIAGPUClass()
+	bad := gpu.NVIDIAGPUClass()
 	bad.ResourceVersion = "2"
 	bad.Spec.Selectors[0].CEL.Expression = "device.driver =="
 	m.Classes = plugintest.GPUClasses(bad)
@@ -95,8 +95,8 @@ func TestDRAReader(t *testing.T) {
 
 // A cycle costs no new maps while the slices stand still.
 func TestDRAReaderKeepsMatches(t *testing.T) {
-	m := plugintest.DRAManager{Classes: plugintest.GPUClasses(plugintest.NVIDIAGPUClass()),
-		Slices: []*resourceapi.ResourceSlice{plugintest.GPUSlice("a", "x", 8), plugintest.GPUSlice("b", "x", 8)}}
+	m := plugintest.DRAManager{Classes: plugintest.GPUClasses(gpu.NVIDIAGPUClass()),
+		Slices: []*resourceapi.ResourceSlice{gpu.NVIDIAGPUSlice("a", "x", 8), gpu.NVIDIAGPUSlice("b", "x", 8)}}
 	h := plugintest.DRAHandle(t, m)
 	var r gpu.DRAReader
 	first, err := r.Read(context.Background(), h)
@@ -115,8 +115,8 @@ func TestDRAReaderKeepsMatches(t *testing.T) {
 // A DRA node's state in the View: its devices are its GPUs, the allocated ones held whole, and no
 // GPU takes a share; a device-plugin node beside it is as the device plugin says.
 func TestViewOfDRANode(t *testing.T) {
-	m := plugintest.DRAManager{Classes: plugintest.GPUClasses(plugintest.NVIDIAGPUClass()),
-		Slices: []*resourceapi.ResourceSlice{plugintest.GPUSlice("dra-0", "NVIDIA-B200", 8)}, Allocated: plugintest.Allocated("dra-0", 0, 1, 2)}
+	m := plugintest.DRAManager{Classes: plugintest.GPUClasses(gpu.NVIDIAGPUClass()),
+		Slices: []*resourceapi.ResourceSlice{gpu.NVIDIAGPUSlice("dra-0", "NVIDIA-B200", 8)}, Allocated: plugintest.Allocated("dra-0", 0, 1, 2)}
 	h := plugintest.DRAHandle(t, m)
 	states := gpu.NodeStatesFor(context.Background(), h)
 	cycle := framework.NewCycleState()
@@ -184,7 +184,7 @@ func TestViewOfDRANode(t *testing.T) {
 // A Pod's ResourceClaims add the devices they ask of the GPU DeviceClass to its demand: an exact
 // count, the first of alternatives; not another class's devices, nor "all", nor a claim not yet made.
 func TestViewDemand(t *testing.T) {
-	class := plugintest.NVIDIAGPUClass()
+	class := gpu.NVIDIAGPUClass()
 	firstAvailable := plugintest.GPUClaim("default", "either", class.Name, 0)
 	firstAvailable.Spec.Devices.Requests[0].Exactly = nil
 	firstAvailable.Spec.Devices.Requests[0].FirstAvailable = []resourceapi.DeviceSubRequest{
@@ -256,7 +256,7 @@ func withClaims(p *corev1.Pod, claims []corev1.PodResourceClaim) *corev1.Pod {
 // cluster whose 3,750 GPU nodes all publish their GPUs through DRA, slices unchanged since the last
 // cycle: what a cycle pays once, before Filter runs per node.
 func BenchmarkDRAReader(b *testing.B) {
-	m := plugintest.DRAManager{Classes: plugintest.GPUClasses(plugintest.NVIDIAGPUClass())}
+	m := plugintest.DRAManager{Classes: plugintest.GPUClasses(gpu.NVIDIAGPUClass())}
 	for _, ni := range plugintest.Cluster(5000) {
 		if _, slice, allocated := plugintest.DRATwin(ni); slice != nil {
 			m.Slices, m.Allocated = append(m.Slices, slice), append(m.Allocated, allocated...)

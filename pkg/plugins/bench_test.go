@@ -163,7 +163,7 @@ func sortedNames(pls map[string]fwk.Plugin) []string {
 // device-plugin nodes and on their DRA twins, side by side.
 func BenchmarkDRA(b *testing.B) {
 	half := plugintest.Cluster(benchNodes / 2)
-	m := plugintest.DRAManager{Classes: plugintest.GPUClasses(plugintest.NVIDIAGPUClass())}
+	m := plugintest.DRAManager{Classes: plugintest.GPUClasses(gpu.NVIDIAGPUClass())}
 	var devicePlugin, dra []fwk.NodeInfo
 	for _, ni := range half {
 		twin, slice, allocated := plugintest.DRATwin(ni)

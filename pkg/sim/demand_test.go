@@ -67,7 +67,7 @@ func TestOneGPUDemandRule(t *testing.T) {
 				t.Errorf("shapes %+v, want one of %d thousandths", shapes, tt.want.Milli())
 			}
 			// ... and its scheduling: the GPUs the placed Pod takes, or the refusal.
-			s, err := New(ctx, shippedProfile(t), []*v1.Node{plugintest.GPUNode("n", "64", "256Gi", 8)}, 1)
+			s, err := New(ctx, shippedProfile(t), trace.Cluster{Nodes: []*v1.Node{plugintest.GPUNode("n", "64", "256Gi", 8)}}, 1)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,8 +11,10 @@ import (
 	"sort"
 
 	v1 "k8s.io/api/core/v1"
+	apiruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/informers"
 	clientsetfake "k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/cache"
 	basemetrics "k8s.io/component-base/metrics"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -21,7 +23,9 @@ import (
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 	schedmetrics "k8s.io/kubernetes/pkg/scheduler/metrics"
 
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/sim/trace"
 )
 
 // kube-scheduler's constants for how many feasible nodes to look for (schedule_one.go).
@@ -54,6 +58,10 @@ type Simulator struct {
 	chunk    []verdict
 	verdicts *verdicts
 	memo     *filterMemo
+	// dra keeps DRA allocations while their Pods run; nil when DRA is off.
+	dra *draManager
+	// states is the node-state cache the profile's plugins share (gpu.NodeStatesFor).
+	states *gpu.NodeStates
 }
 
 // Placement is the outcome of scheduling one Pod.
@@ -67,8 +75,11 @@ type Placement struct {
 	Reasons map[string]int
 }
 
-// New builds a simulator for profile over nodes. seed decides every tie between equally scored nodes.
-func New(ctx context.Context, profile Profile, nodes []*v1.Node, seed int64) (*Simulator, error) {
+// New builds a simulator for profile over the cluster's nodes, whose DRA nodes' GPUs are served from
+// their ResourceSlices through the DeviceClass of NVIDIA's DRA driver. seed decides every tie
+// between equally scored nodes.
+func New(ctx context.Context, profile Profile, cl trace.Cluster, seed int64) (*Simulator, error) {
+	nodes := cl.Nodes
 	// The framework records plugin metrics into kube-scheduler's registry, which must exist. Nobody
 	// reads the simulator's, and the per-call evaluation counter, shared by the Score goroutines,
 	// bounces between the cores: it is off, as kube-scheduler's --disabled-metrics would set it.
@@ -91,12 +102,24 @@ func New(ctx context.Context, profile Profile, nodes []*v1.Node, seed int64) (*S
 		c.nodes = append(c.nodes, ni)
 		c.byName[n.Name] = i
 	}
-	// Plugins that watch the API (volumes, DRA) get an empty one: simulated Pods use neither.
-	client := clientsetfake.NewClientset()
+	// Plugins that watch the API (volumes, DRA) get one that holds the DRA nodes' ResourceSlices and
+	// the DeviceClass that maps nvidia.com/gpu to their devices, and nothing else.
+	var objects []apiruntime.Object
+	if len(cl.Slices) > 0 {
+		objects = append(objects, gpu.NVIDIAGPUClass())
+		for _, slice := range cl.Slices {
+			objects = append(objects, slice)
+		}
+	}
+	client := clientsetfake.NewClientset(objects...)
 	informerFactory := informers.NewSharedInformerFactory(client, 0)
-	draManager, err := newDRAManager(ctx, client, informerFactory)
+	dra, draReady, err := newDRAManager(ctx, client, informerFactory)
 	if err != nil {
 		return nil, err
+	}
+	var draManager fwk.SharedDRAManager
+	if dra != nil {
+		draManager = dra
 	}
 	cfg := profile.Config
 	fw, err := frameworkruntime.NewFramework(ctx, registry, &cfg,
@@ -112,12 +135,15 @@ func New(ctx context.Context, profile Profile, nodes []*v1.Node, seed int64) (*S
 	}
 	informerFactory.Start(ctx.Done())
 	informerFactory.WaitForCacheSync(ctx.Done())
+	if draReady != nil && !cache.WaitForCacheSync(ctx.Done(), draReady) {
+		return nil, fmt.Errorf("profile %s: DeviceClasses not read: %w", profile.Name, ctx.Err())
+	}
 	var filters []string
 	for _, p := range fw.ListPlugins().Filter.Enabled {
 		filters = append(filters, p.Name)
 	}
 	s := &Simulator{ctx: ctx, fw: fw, cluster: c, rng: rand.New(rand.NewSource(seed)), percentage: cfg.PercentageOfNodesToScore,
-		gangs: gangs, verdicts: newVerdicts(), memo: newFilterMemo(filters)}
+		gangs: gangs, verdicts: newVerdicts(), memo: newFilterMemo(filters), dra: dra, states: gpu.NodeStatesFor(ctx, fw)}
 	if profile.OrderedTies {
 		// A source of its own, so that the order leaves the seed's other draws as they were.
 		s.rank = rand.New(rand.NewSource(seed)).Perm(len(nodes))
@@ -191,14 +217,44 @@ func (s *Simulator) Schedule(pod *v1.Pod) (Placement, error) {
 	return Placement{Node: nodeName, Pod: assumed}, nil
 }
 
-// Remove takes a placed Pod off its node, as a deletion does. The node forgets the copy it holds,
-// found by UID, so pod may be the object given to Schedule.
+// Remove takes a placed Pod off its node, as a deletion does, and gives back its DRA devices. The
+// node forgets the copy it holds, found by UID, so pod may be the object given to Schedule.
 func (s *Simulator) Remove(pod *v1.Pod, nodeName string) error {
 	ni, err := s.cluster.Get(nodeName)
 	if err != nil {
 		return err
 	}
-	return ni.RemovePod(klog.FromContext(s.ctx), pod)
+	if err := ni.RemovePod(klog.FromContext(s.ctx), pod); err != nil {
+		return err
+	}
+	s.dra.release(pod.UID)
+	return nil
+}
+
+// GPUs reads the cluster's GPUs as the plugins count them (gpu.View): device-plugin GPUs, and DRA
+// devices as allocated now.
+func (s *Simulator) GPUs() (*gpu.View, error) {
+	return s.states.View(s.ctx, nil, s.fw)
+}
+
+// FreeWhole appends to dst each node's GPUs not held whole, in the order of Nodes: device-plugin
+// GPUs that no nvidia.com/gpu request holds (shares are not counted: not every profile accounts
+// them), DRA devices not allocated.
+func (s *Simulator) FreeWhole(dst []int64) ([]int64, error) {
+	view, err := s.GPUs()
+	if err != nil {
+		return dst, err
+	}
+	for _, ni := range s.cluster.nodes {
+		_, free := gpu.NodeGPUs(ni)
+		if view.DRA() {
+			if state := view.Of(ni); state.DRA {
+				free = state.Allocatable - state.WholeUsed
+			}
+		}
+		dst = append(dst, free)
+	}
+	return dst, nil
 }
 
 // findFeasible returns the first nodes, from the rotating start, that pass every Filter, as many as

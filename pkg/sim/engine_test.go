@@ -16,6 +16,7 @@ import (
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/gpufit"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/gpufragmentation"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/plugintest"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/sim/trace"
 )
 
 func shippedProfile(t *testing.T) Profile {
@@ -36,7 +37,7 @@ func TestScheduleUsesTheProfilesPlugins(t *testing.T) {
 		plugintest.GPUNode("busy-8", "96", "768Gi", 8),
 		plugintest.GPUNode("cpu", "32", "128Gi", 0),
 	}
-	s, err := New(context.Background(), shippedProfile(t), nodes, 1)
+	s, err := New(context.Background(), shippedProfile(t), trace.Cluster{Nodes: nodes}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func TestScheduleIsDeterministicPerSeed(t *testing.T) {
 		for i := 0; i < 30; i++ {
 			nodes = append(nodes, plugintest.GPUNode(fmt.Sprintf("n%02d", i), "64", "256Gi", 8))
 		}
-		s, err := New(context.Background(), shippedProfile(t), nodes, seed)
+		s, err := New(context.Background(), shippedProfile(t), trace.Cluster{Nodes: nodes}, seed)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,7 +125,7 @@ func TestFindFeasibleMatchesASequentialScan(t *testing.T) {
 	for i := 0; i < 700; i++ {
 		nodes = append(nodes, plugintest.GPUNode(fmt.Sprintf("n%03d", i), "64", "256Gi", []int{0, 2, 8}[i%3]))
 	}
-	s, err := New(context.Background(), shippedProfile(t), nodes, 1)
+	s, err := New(context.Background(), shippedProfile(t), trace.Cluster{Nodes: nodes}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +174,7 @@ func TestFindFeasibleStopsWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	nodes := []*v1.Node{plugintest.GPUNode("a", "8", "8Gi", 2), plugintest.GPUNode("b", "8", "8Gi", 2)}
-	s, err := New(ctx, shippedProfile(t), nodes, 1)
+	s, err := New(ctx, shippedProfile(t), trace.Cluster{Nodes: nodes}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +210,7 @@ func TestBaselineProfiles(t *testing.T) {
 		if err != nil || p.Name != name {
 			t.Fatalf("%s: %v %+v", name, err, p.Name)
 		}
-		s, err := New(context.Background(), p, []*v1.Node{plugintest.GPUNode("n", "8", "8Gi", 2, gpu.DefaultModelLabel, "T4")}, 1)
+		s, err := New(context.Background(), p, trace.Cluster{Nodes: []*v1.Node{plugintest.GPUNode("n", "8", "8Gi", 2, gpu.DefaultModelLabel, "T4")}}, 1)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -241,7 +242,7 @@ func TestBaselineProfiles(t *testing.T) {
 // The simulator serves no metrics: kube-scheduler's per-call plugin counter, which the Score
 // goroutines of one run (and parallel runs) would all increment, is never created.
 func TestPluginEvaluationCounterOff(t *testing.T) {
-	if _, err := New(context.Background(), shippedProfile(t), []*v1.Node{plugintest.GPUNode("n", "8", "32Gi", 1)}, 1); err != nil {
+	if _, err := New(context.Background(), shippedProfile(t), trace.Cluster{Nodes: []*v1.Node{plugintest.GPUNode("n", "8", "32Gi", 1)}}, 1); err != nil {
 		t.Fatal(err)
 	}
 	if schedmetrics.PluginEvaluationTotal.IsCreated() {
@@ -264,7 +265,7 @@ func TestOrderedTies(t *testing.T) {
 	random := fgd
 	random.OrderedTies = false
 	place := func(p Profile, seed int64) map[string]int {
-		s, err := New(context.Background(), p, nodes, seed)
+		s, err := New(context.Background(), p, trace.Cluster{Nodes: nodes}, seed)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -319,7 +320,7 @@ func TestFGDBaselineIsFGDAsPublished(t *testing.T) {
 	if args == nil || args.StrandedPercent != 0 || args.ScarcityPercent != 0 {
 		t.Errorf("GPUFragmentation args = %+v, want strandedPercent and scarcityPercent 0", args)
 	}
-	s, err := New(context.Background(), p, []*v1.Node{plugintest.GPUNode("n", "8", "8Gi", 2)}, 1)
+	s, err := New(context.Background(), p, trace.Cluster{Nodes: []*v1.Node{plugintest.GPUNode("n", "8", "8Gi", 2)}}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/plugintest"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/sim/trace"
 )
 
 // memoCluster is small enough to fill: 40 nodes of three shapes and two models.
@@ -70,11 +71,11 @@ func TestFilterMemoChangesNoPlacement(t *testing.T) {
 		profiles = append(profiles, p)
 	}
 	for _, p := range profiles {
-		memoised, err := New(context.Background(), p, memoCluster(), 7)
+		memoised, err := New(context.Background(), p, trace.Cluster{Nodes: memoCluster()}, 7)
 		if err != nil {
 			t.Fatal(err)
 		}
-		plain, err := New(context.Background(), p, memoCluster(), 7)
+		plain, err := New(context.Background(), p, trace.Cluster{Nodes: memoCluster()}, 7)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +113,7 @@ func TestFilterMemoChangesNoPlacement(t *testing.T) {
 // A Pod whose Filter looks beyond the node (a topology spread constraint) is never memoised: its
 // verdicts change when other nodes change.
 func TestFilterMemoSkipsPodsThatLookAcrossNodes(t *testing.T) {
-	s, err := New(context.Background(), shippedProfile(t), memoCluster(), 7)
+	s, err := New(context.Background(), shippedProfile(t), trace.Cluster{Nodes: memoCluster()}, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +172,7 @@ func TestPodFilterKey(t *testing.T) {
 
 // A Filter error is returned, and not remembered as the node's verdict.
 func TestFilterMemoKeepsNoErrors(t *testing.T) {
-	s, err := New(context.Background(), shippedProfile(t), memoCluster(), 7)
+	s, err := New(context.Background(), shippedProfile(t), trace.Cluster{Nodes: memoCluster()}, 7)
 	if err != nil {
 		t.Fatal(err)
 	}

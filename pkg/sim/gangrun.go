@@ -366,22 +366,18 @@ type GangResult struct {
 // are tried in order, a job that does not fit joining the queue's tail. Each job is placed with
 // ScheduleGang, whole or not at all. levels are the topology levels to report (those of the
 // gpu-scheduler profile). progress, if set, is called as jobs arrive.
-func RunGangs(ctx context.Context, profile Profile, nodes []*v1.Node, jobs []GangJob, levels []config.TopologyLevel,
+func RunGangs(ctx context.Context, profile Profile, cl trace.Cluster, jobs []GangJob, levels []config.TopologyLevel,
 	seed int64, progress func(done, total int)) (*GangResult, error) {
 	start := time.Now()
 	// The run's plugins, informers and caches end with it.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s, err := New(ctx, profile, nodes, seed)
+	s, err := New(ctx, profile, cl, seed)
 	if err != nil {
 		return nil, err
 	}
 	g := &gangRun{s: s, jobs: jobs, failedAt: map[string]int{}, placed: make([][]*v1.Pod, len(jobs)),
-		res: &GangResult{Profile: profile.Name, Seed: seed, Jobs: len(jobs), Outcomes: make([]GangOutcome, len(jobs))}}
-	for _, ni := range s.Nodes() {
-		total, _ := gpu.NodeGPUs(ni)
-		g.res.GPUTotal += total
-	}
+		res: &GangResult{Profile: profile.Name, Seed: seed, Jobs: len(jobs), Outcomes: make([]GangOutcome, len(jobs)), GPUTotal: cl.GPUs()}}
 	if g.res.GPUTotal == 0 {
 		return nil, fmt.Errorf("the cluster has no GPUs")
 	}
@@ -433,7 +429,7 @@ func RunGangs(ctx context.Context, profile Profile, nodes []*v1.Node, jobs []Gan
 		}
 		g.record(now)
 	}
-	g.summarize(nodes, levels)
+	g.summarize(cl.Nodes, levels)
 	g.res.WallSeconds = time.Since(start).Seconds()
 	return g.res, nil
 }
@@ -449,6 +445,8 @@ type gangRun struct {
 	alloc    int64 // GPUs allocated
 	version  int   // bumped at every batch of departures
 	failedAt map[string]int
+	// free holds each node's free whole GPUs while surelyFails counts slots.
+	free []int64
 }
 
 // gangPods builds job i's Pods.
@@ -501,9 +499,12 @@ func (g *gangRun) surelyFails(i int) bool {
 	if j.GPUs() > g.res.GPUTotal-g.alloc {
 		return true
 	}
+	var err error
+	if g.free, err = g.s.FreeWhole(g.free[:0]); err != nil {
+		return false // the attempt will meet the error
+	}
 	slots := int64(0)
-	for _, ni := range g.s.Nodes() {
-		_, free := gpu.NodeGPUs(ni)
+	for _, free := range g.free {
 		if slots += free / j.GPUsPerPod; slots >= int64(j.Pods) {
 			return false
 		}

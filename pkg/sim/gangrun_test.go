@@ -10,6 +10,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/plugintest"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/sim/trace"
 )
 
 const (
@@ -35,7 +36,7 @@ func gangProfiles(t *testing.T) (Profile, Profile) {
 // runGangs runs jobs with p, reporting the shipped profile's topology levels.
 func runGangs(t *testing.T, p Profile, nodes []*v1.Node, jobs []GangJob) *GangResult {
 	t.Helper()
-	res, err := RunGangs(context.Background(), p, nodes, jobs, TopologyLevels(shippedProfile(t)), 1, nil)
+	res, err := RunGangs(context.Background(), p, trace.Cluster{Nodes: nodes}, jobs, TopologyLevels(shippedProfile(t)), 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

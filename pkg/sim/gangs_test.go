@@ -10,6 +10,7 @@ import (
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/plugintest"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/sim/trace"
 )
 
 func gang(name string, n, gpus int, annotations ...string) []*v1.Pod {
@@ -32,7 +33,7 @@ func TestScheduleGang(t *testing.T) {
 		nodes = append(nodes, plugintest.GPUNode(fmt.Sprintf("n%d", i), "96", "768Gi", 8,
 			"network.gpu-scheduler.io/ib-fabric", fabric, "network.gpu-scheduler.io/ib-leaf", fmt.Sprintf("%s-leaf%d", fabric, i/2)))
 	}
-	s, err := New(context.Background(), shippedProfile(t), nodes, 1)
+	s, err := New(context.Background(), shippedProfile(t), trace.Cluster{Nodes: nodes}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	v1 "k8s.io/api/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
@@ -41,24 +40,24 @@ type Result struct {
 // Inflate runs the published openb experiment's arrival-only replay: pods arrive in order, each is
 // placed or fails and is dropped. Allocation and fragmentation are read when arrivals reach 100% of
 // the cluster's GPUs. progress, if set, is called after every Pod.
-func Inflate(ctx context.Context, profile Profile, nodes []*v1.Node, pods []trace.Pod, seed int64, progress func(done, total int)) (*Result, error) {
+func Inflate(ctx context.Context, profile Profile, cl trace.Cluster, pods []trace.Pod, seed int64, progress func(done, total int)) (*Result, error) {
 	start := time.Now()
 	// The run's plugins, informers and caches end with it.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s, err := New(ctx, profile, nodes, seed)
+	s, err := New(ctx, profile, cl, seed)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Profile: profile.Name, Seed: seed, PodsTotal: len(pods), FailedReasons: map[string]int{}}
-	for _, ni := range s.Nodes() {
-		res.GPUTotal += ni.GetAllocatable().GetScalarResources()[gpu.ResourceName]
-	}
+	res := &Result{Profile: profile.Name, Seed: seed, PodsTotal: len(pods), FailedReasons: map[string]int{}, GPUTotal: cl.GPUs()}
 	capacity := float64(res.GPUTotal * gpu.MilliPerGPU)
 	if capacity == 0 {
 		return nil, fmt.Errorf("the cluster has no GPUs")
 	}
-	frag := newFragTracker(s.Nodes(), shapesOf(pods))
+	frag, err := newFragTracker(s, shapesOf(pods))
+	if err != nil {
+		return nil, err
+	}
 	var arrived, allocated int64
 	var shares []int64 // arrived by 100%
 	reached := false
@@ -87,7 +86,9 @@ func Inflate(ctx context.Context, profile Profile, nodes []*v1.Node, pods []trac
 		} else {
 			res.PodsScheduled++
 			allocated += p.GPUMilli
-			frag.update(s.cluster.byName[placed.Node])
+			if err := frag.update(s.cluster.byName[placed.Node]); err != nil {
+				return nil, err
+			}
 		}
 		pt := Point{ArrivedPct: 100 * float64(arrived) / capacity, AllocPct: 100 * float64(allocated) / capacity, FragPct: 100 * frag.total / capacity}
 		res.Timeline = append(res.Timeline, pt)
@@ -146,6 +147,7 @@ func shapesOf(pods []trace.Pod) []gpu.Shape {
 // fragTracker keeps each node's expected fragmentation and their sum, recomputing only the node a
 // placement changed: the cost per Pod is one node times the shapes, not the whole cluster.
 type fragTracker struct {
+	s        *Simulator
 	nodes    []fwk.NodeInfo
 	workload *gpu.Workload
 	byNode   []float64
@@ -153,19 +155,28 @@ type fragTracker struct {
 	free     []int64
 }
 
-func newFragTracker(nodes []fwk.NodeInfo, shapes []gpu.Shape) *fragTracker {
-	t := &fragTracker{nodes: nodes, workload: gpu.NewWorkload(shapes), byNode: make([]float64, len(nodes))}
+func newFragTracker(s *Simulator, shapes []gpu.Shape) (*fragTracker, error) {
+	nodes := s.Nodes()
+	t := &fragTracker{s: s, nodes: nodes, workload: gpu.NewWorkload(shapes), byNode: make([]float64, len(nodes))}
 	for i := range nodes {
-		t.update(i)
+		if err := t.update(i); err != nil {
+			return nil, err
+		}
 	}
-	return t
+	return t, nil
 }
 
-func (t *fragTracker) update(i int) {
+// update measures node i again, its GPUs as the plugins count them.
+func (t *fragTracker) update(i int) error {
+	view, err := t.s.GPUs()
+	if err != nil {
+		return err
+	}
 	ni := t.nodes[i]
-	state := gpu.ReadNode(ni)
+	state := view.Of(ni)
 	t.free = state.FreeSlices(t.free[:0])
-	f := t.workload.Fragmentation(t.workload.RoomOf(ni, &state, nil, gpu.DefaultModelLabel), t.free)
+	f := t.workload.Fragmentation(t.workload.RoomOf(ni, state, view, gpu.DefaultModelLabel), t.free)
 	t.total += f - t.byNode[i]
 	t.byNode[i] = f
+	return nil
 }

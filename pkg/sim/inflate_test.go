@@ -47,7 +47,7 @@ func TestInflateOpenBDefault(t *testing.T) {
 		profiles = append(profiles, p)
 	}
 	for _, p := range profiles {
-		res, err := Inflate(context.Background(), p, nodes, inflated, 42, nil)
+		res, err := Inflate(context.Background(), p, trace.Cluster{Nodes: nodes}, inflated, 42, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

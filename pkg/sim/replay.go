@@ -100,7 +100,7 @@ const (
 // without a cycle). A Pod still waiting at its DeletedAt is withdrawn, as deleting a pending Pod
 // does. Allocation counts GPUMilli, shares by their thousandths. progress, if set, is called after
 // every arrival.
-func Replay(ctx context.Context, profile Profile, nodes []*v1.Node, pods []trace.Pod, seed int64, opts ReplayOptions, progress func(done, total int)) (*ReplayResult, error) {
+func Replay(ctx context.Context, profile Profile, cl trace.Cluster, pods []trace.Pod, seed int64, opts ReplayOptions, progress func(done, total int)) (*ReplayResult, error) {
 	start := time.Now()
 	if len(pods) > 0 && !HasTimes(pods) {
 		return nil, ErrNoTimes
@@ -108,7 +108,7 @@ func Replay(ctx context.Context, profile Profile, nodes []*v1.Node, pods []trace
 	// The run's plugins, informers and caches end with it.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s, err := New(ctx, profile, nodes, seed)
+	s, err := New(ctx, profile, cl, seed)
 	if err != nil {
 		return nil, err
 	}
@@ -126,11 +126,8 @@ func Replay(ctx context.Context, profile Profile, nodes []*v1.Node, pods []trace
 	if r.cap <= 0 {
 		r.cap = DefaultRetryCap
 	}
-	res := &ReplayResult{Profile: profile.Name, Seed: seed, PodsTotal: len(pods), FailedReasons: map[string]int{}}
+	res := &ReplayResult{Profile: profile.Name, Seed: seed, PodsTotal: len(pods), FailedReasons: map[string]int{}, GPUTotal: cl.GPUs()}
 	r.res = res
-	for _, ni := range s.Nodes() {
-		res.GPUTotal += ni.GetAllocatable().GetScalarResources()[gpu.ResourceName]
-	}
 	r.capacity = float64(res.GPUTotal * gpu.MilliPerGPU)
 	if r.capacity == 0 {
 		return nil, fmt.Errorf("the cluster has no GPUs")
@@ -152,7 +149,9 @@ func Replay(ctx context.Context, profile Profile, nodes []*v1.Node, pods []trace
 		r.keys[i] = memoKey(p.Pod)
 	}
 	sort.SliceStable(order, func(a, b int) bool { return pods[order[a]].CreatedAt < pods[order[b]].CreatedAt })
-	r.refreshMaxFree()
+	if err := r.refreshMaxFree(); err != nil {
+		return nil, err
+	}
 
 	for ci := 0; ci < len(order) || r.deletions.Len() > 0 || r.nextWithdrawal() != math.MaxInt64; {
 		if err := ctx.Err(); err != nil {
@@ -184,7 +183,9 @@ func Replay(ctx context.Context, profile Profile, nodes []*v1.Node, pods []trace
 			}
 			r.version++
 			r.withdraw(now)
-			r.refreshMaxFree()
+			if err := r.refreshMaxFree(); err != nil {
+				return nil, err
+			}
 			if err := r.retry(now); err != nil {
 				return nil, err
 			}
@@ -248,7 +249,9 @@ type replayer struct {
 	// maxWhole is the most GPUs one node has not granted to nvidia.com/gpu requests, as of the last
 	// deletion: placements since only lower it, so it bounds what a whole-GPU Pod can get under any
 	// profile (shares are left to the memo: not every profile accounts them).
-	maxWhole  int64
+	maxWhole int64
+	// free holds each node's free whole GPUs while maxWhole is computed.
+	free      []int64
 	running   int
 	allocated int64
 }
@@ -359,12 +362,16 @@ func (r *replayer) retry(now int64) error {
 }
 
 // refreshMaxFree recomputes maxWhole.
-func (r *replayer) refreshMaxFree() {
+func (r *replayer) refreshMaxFree() error {
+	var err error
+	if r.free, err = r.s.FreeWhole(r.free[:0]); err != nil {
+		return err
+	}
 	r.maxWhole = 0
-	for _, ni := range r.s.Nodes() {
-		_, free := gpu.NodeGPUs(ni)
+	for _, free := range r.free {
 		r.maxWhole = max(r.maxWhole, free)
 	}
+	return nil
 }
 
 func (r *replayer) record(now int64) {

@@ -8,19 +8,17 @@ import (
 	"strings"
 	"testing"
 
-	v1 "k8s.io/api/core/v1"
-
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/gpufit"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/sim/trace"
 )
 
-func replayCluster(t *testing.T, yaml string) []*v1.Node {
+func replayCluster(t *testing.T, yaml string) trace.Cluster {
 	t.Helper()
-	nodes, err := trace.ReadClusterYAML(strings.NewReader(yaml), "cluster.yaml")
+	cluster, err := trace.ReadClusterYAML(strings.NewReader(yaml), "cluster.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return nodes
+	return cluster
 }
 
 func replayPods(t *testing.T, yaml string) []trace.Pod {
@@ -32,7 +30,7 @@ func replayPods(t *testing.T, yaml string) []trace.Pod {
 	return pods
 }
 
-func replay(t *testing.T, profile string, nodes []*v1.Node, pods []trace.Pod, opts ReplayOptions) *ReplayResult {
+func replay(t *testing.T, profile string, nodes trace.Cluster, pods []trace.Pod, opts ReplayOptions) *ReplayResult {
 	t.Helper()
 	p, err := BaselineProfile(profile)
 	if err != nil {

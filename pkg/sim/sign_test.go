@@ -10,6 +10,7 @@ import (
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/plugintest"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/sim/trace"
 )
 
 // The shipped profile keeps kube-scheduler's opportunistic batching: every plugin it runs before
@@ -17,7 +18,7 @@ import (
 // One plugin without SignPod, ours or upstream's, would leave every Pod unsigned.
 func TestShippedProfileSignsPods(t *testing.T) {
 	ctx := context.Background()
-	s, err := New(ctx, shippedProfile(t), []*v1.Node{plugintest.GPUNode("n", "8", "8Gi", 1)}, 1)
+	s, err := New(ctx, shippedProfile(t), trace.Cluster{Nodes: []*v1.Node{plugintest.GPUNode("n", "8", "8Gi", 1)}}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,8 +42,8 @@ func rejections(t *testing.T) map[string]func() *fwk.Status {
 	}
 	fit := build(gpufit.New(ctx, nil, nil))
 	// Node n's one GPU is a DRA device, allocated.
-	draHandle := plugintest.DRAHandle(t, plugintest.DRAManager{Classes: plugintest.GPUClasses(plugintest.NVIDIAGPUClass()),
-		Slices: []*resourceapi.ResourceSlice{plugintest.GPUSlice("n", "NVIDIA-B200", 1)}, Allocated: plugintest.Allocated("n", 0)})
+	draHandle := plugintest.DRAHandle(t, plugintest.DRAManager{Classes: plugintest.GPUClasses(gpu.NVIDIAGPUClass()),
+		Slices: []*resourceapi.ResourceSlice{gpu.NVIDIAGPUSlice("n", "NVIDIA-B200", 1)}, Allocated: plugintest.Allocated("n", 0)})
 	draFit := build(gpufit.New(ctx, nil, draHandle))
 	model := build(gpumodel.New(ctx, args(&configv1.GPUModelArgs{}, &gsconfig.GPUModelArgs{}), nil))
 	ic := build(interconnect.New(ctx, args(&configv1.InterconnectArgs{}, &gsconfig.InterconnectArgs{}), nil))

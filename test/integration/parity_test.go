@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/sim"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/sim/trace"
 	"github.com/gpu-scheduler/gpu-scheduler/test/integration/util"
 )
 
@@ -72,7 +73,7 @@ func TestSimulatorParity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := sim.New(env.Ctx, profiles[0], nodes, 1)
+	s, err := sim.New(env.Ctx, profiles[0], trace.Cluster{Nodes: nodes}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config"
 	configv1 "github.com/gpu-scheduler/gpu-scheduler/pkg/apis/config/v1"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/plugintest"
 )
 
@@ -385,9 +386,9 @@ func TestEventsToRegister(t *testing.T) {
 // On a node whose GPUs are DRA devices the free devices hold CPU and memory back as free GPUs do; a
 // Pod whose ResourceClaim asks for GPUs is a GPU Pod, held back from nothing.
 func TestDRAGPUs(t *testing.T) {
-	class := plugintest.NVIDIAGPUClass()
+	class := gpu.NVIDIAGPUClass()
 	pl := newDRAPlugin(t, plugintest.DRAManager{
-		Classes: plugintest.GPUClasses(class), Slices: []*resourceapi.ResourceSlice{plugintest.GPUSlice("dra", "NVIDIA-B200", 4)},
+		Classes: plugintest.GPUClasses(class), Slices: []*resourceapi.ResourceSlice{gpu.NVIDIAGPUSlice("dra", "NVIDIA-B200", 4)},
 		Claims: []*resourceapi.ResourceClaim{plugintest.GPUClaim("default", "two-gpus", class.Name, 2)}})
 	node := plugintest.NodeInfo(plugintest.GPUNode("dra", "32", "128Gi", 0))
 	if got := plugintest.Filter(t, pl, plugintest.GPUPod("cpu", "25", "1Gi", 0).Obj(), node); !got.Equal(cpuHeld) {
@@ -403,10 +404,10 @@ func TestDRAGPUs(t *testing.T) {
 // A DRA inventory that cannot be read (a DeviceClass whose selector does not compile) leaves Pods
 // without GPUs to the device-plugin GPUs' hold-back instead of failing them.
 func TestDRAUnreadable(t *testing.T) {
-	class := plugintest.NVIDIAGPUClass()
+	class := gpu.NVIDIAGPUClass()
 	class.Spec.Selectors[0].CEL.Expression = "device.driver =="
 	pl := newDRAPlugin(t, plugintest.DRAManager{
-		Classes: plugintest.GPUClasses(class), Slices: []*resourceapi.ResourceSlice{plugintest.GPUSlice("dra", "NVIDIA-B200", 4)}})
+		Classes: plugintest.GPUClasses(class), Slices: []*resourceapi.ResourceSlice{gpu.NVIDIAGPUSlice("dra", "NVIDIA-B200", 4)}})
 	node := plugintest.NodeInfo(plugintest.GPUNode("g", "32", "128Gi", 4))
 	if got := plugintest.Filter(t, pl, plugintest.GPUPod("cpu", "25", "1Gi", 0).Obj(), node); !got.Equal(cpuHeld) {
 		t.Errorf("CPU-only pod on a device-plugin node: %v, want %v", got, cpuHeld)

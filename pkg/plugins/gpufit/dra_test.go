@@ -19,8 +19,8 @@ import (
 func TestDRAGPUs(t *testing.T) {
 	draNode := plugintest.GPUNode("dra-0", "96", "768Gi", 0)
 	draNode.Labels = map[string]string{}
-	m := plugintest.DRAManager{Classes: plugintest.GPUClasses(plugintest.NVIDIAGPUClass()),
-		Slices: []*resourceapi.ResourceSlice{plugintest.GPUSlice("dra-0", "NVIDIA-B200", 4)}, Allocated: plugintest.Allocated("dra-0", 0)}
+	m := plugintest.DRAManager{Classes: plugintest.GPUClasses(gpu.NVIDIAGPUClass()),
+		Slices: []*resourceapi.ResourceSlice{gpu.NVIDIAGPUSlice("dra-0", "NVIDIA-B200", 4)}, Allocated: plugintest.Allocated("dra-0", 0)}
 	share := plugintest.GPUPod("s", "1", "1Gi", 0).Annotation(gpu.FractionAnnotation, "0.5").Obj()
 	for _, tt := range []struct {
 		name    string
@@ -60,8 +60,8 @@ func TestDRAGPUs(t *testing.T) {
 func TestDRAHint(t *testing.T) {
 	draNode := plugintest.GPUNode("dra-0", "96", "768Gi", 0)
 	draNode.Labels = map[string]string{}
-	m := plugintest.DRAManager{Classes: plugintest.GPUClasses(plugintest.NVIDIAGPUClass()),
-		Slices: []*resourceapi.ResourceSlice{plugintest.GPUSlice("dra-0", "NVIDIA-B200", 8)}, Allocated: plugintest.Allocated("dra-0", 0, 1, 2, 3, 4)}
+	m := plugintest.DRAManager{Classes: plugintest.GPUClasses(gpu.NVIDIAGPUClass()),
+		Slices: []*resourceapi.ResourceSlice{gpu.NVIDIAGPUSlice("dra-0", "NVIDIA-B200", 8)}, Allocated: plugintest.Allocated("dra-0", 0, 1, 2, 3, 4)}
 	fh := plugintest.DRAHandle(t, m, draNode)
 	pl := &GPUFit{handle: fh, states: gpu.NodeStatesFor(context.Background(), fh)}
 	pod := plugintest.GPUPod("p", "1", "1Gi", 4).Obj()

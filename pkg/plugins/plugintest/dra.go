@@ -8,15 +8,12 @@ import (
 	v1 "k8s.io/api/core/v1"
 	resourceapi "k8s.io/api/resource/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/dynamic-resource-allocation/structured"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
-	"k8s.io/utils/ptr"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 )
@@ -81,63 +78,22 @@ func GPUClaim(namespace, name, class string, n int64) *resourceapi.ResourceClaim
 	}
 }
 
-// NVIDIADriver is the driver name of NVIDIA's DRA driver for GPUs.
-const NVIDIADriver = "gpu.nvidia.com"
-
-// NVIDIAGPUClass is the DeviceClass NVIDIA's DRA driver installs, mapping nvidia.com/gpu.
-func NVIDIAGPUClass() *resourceapi.DeviceClass {
-	return &resourceapi.DeviceClass{
-		ObjectMeta: metav1.ObjectMeta{Name: NVIDIADriver, UID: "class-uid", ResourceVersion: "1"},
-		Spec: resourceapi.DeviceClassSpec{
-			ExtendedResourceName: ptr.To(string(gpu.ResourceName)),
-			Selectors: []resourceapi.DeviceSelector{{CEL: &resourceapi.CELDeviceSelector{
-				Expression: `device.driver == "gpu.nvidia.com" && device.attributes["gpu.nvidia.com"].type == "gpu"`,
-			}}},
-		},
-	}
-}
-
 // GPUClasses maps nvidia.com/gpu to class.
 func GPUClasses(class *resourceapi.DeviceClass) map[v1.ResourceName]*resourceapi.DeviceClass {
 	return map[v1.ResourceName]*resourceapi.DeviceClass{gpu.ResourceName: class}
 }
 
-// GPUSlice is a node's ResourceSlice as NVIDIA's DRA driver publishes it: one pool named after the
-// node, devices gpu-0.. of type gpu with productName, uuid, index and memory.
-func GPUSlice(node, model string, devices int) *resourceapi.ResourceSlice {
-	s := &resourceapi.ResourceSlice{
-		ObjectMeta: metav1.ObjectMeta{Name: node + "-gpu.nvidia.com", UID: types.UID("slice-" + node), ResourceVersion: "1"},
-		Spec: resourceapi.ResourceSliceSpec{
-			Driver: NVIDIADriver, NodeName: ptr.To(node),
-			Pool: resourceapi.ResourcePool{Name: node, ResourceSliceCount: 1},
-		},
-	}
-	for i := range devices {
-		s.Spec.Devices = append(s.Spec.Devices, resourceapi.Device{
-			Name: fmt.Sprintf("gpu-%d", i),
-			Attributes: map[resourceapi.QualifiedName]resourceapi.DeviceAttribute{
-				"type":                   {StringValue: ptr.To("gpu")},
-				gpu.ProductNameAttribute: {StringValue: ptr.To(model)},
-				"uuid":                   {StringValue: ptr.To(fmt.Sprintf("GPU-%s-%d", node, i))},
-				"index":                  {IntValue: ptr.To(int64(i))},
-			},
-			Capacity: map[resourceapi.QualifiedName]resourceapi.DeviceCapacity{"memory": {Value: resource.MustParse("80Gi")}},
-		})
-	}
-	return s
-}
-
-// Allocated names devices of node's pool (GPUSlice) as allocated.
+// Allocated names devices of node's pool (gpu.NVIDIAGPUSlice) as allocated.
 func Allocated(node string, devices ...int) []structured.DeviceID {
 	out := make([]structured.DeviceID, 0, len(devices))
 	for _, d := range devices {
-		out = append(out, structured.MakeDeviceID(NVIDIADriver, node, fmt.Sprintf("gpu-%d", d)))
+		out = append(out, structured.MakeDeviceID(gpu.NVIDIADriver, node, fmt.Sprintf("gpu-%d", d)))
 	}
 	return out
 }
 
 // DRATwin is a GPU node of the same shape and Pods whose GPUs a DRA driver publishes: named
-// name-dra, no nvidia.com/gpu allocatable nor model label, its slice (GPUSlice, the model from the
+// name-dra, no nvidia.com/gpu allocatable nor model label, its slice (gpu.NVIDIAGPUSlice, the model from the
 // label) and as many devices allocated as its Pods hold GPUs (their extended-resource claims). A
 // node without GPUs has no twin (nil).
 func DRATwin(ni fwk.NodeInfo) (fwk.NodeInfo, *resourceapi.ResourceSlice, []structured.DeviceID) {
@@ -166,7 +122,7 @@ func DRATwin(ni fwk.NodeInfo) (fwk.NodeInfo, *resourceapi.ResourceSlice, []struc
 	for i := range devices {
 		devices[i] = i
 	}
-	return NodeInfo(node, pods...), GPUSlice(node.Name, model, int(gpus.Value())), Allocated(node.Name, devices...)
+	return NodeInfo(node, pods...), gpu.NVIDIAGPUSlice(node.Name, model, int(gpus.Value())), Allocated(node.Name, devices...)
 }
 
 // DRAHandle is a framework handle serving m as the scheduler's DRA manager, and a snapshot of nodes.

@@ -555,3 +555,24 @@ func TestFailedByReason(t *testing.T) {
 		}
 	}
 }
+
+// TestInflateDRACluster runs the example cluster whose A100 nodes publish their 32 GPUs through DRA:
+// they count among the cluster's GPUs and take Pods, so allocation passes what the 52 device-plugin
+// GPUs alone could hold.
+func TestInflateDRACluster(t *testing.T) {
+	out := t.TempDir()
+	code, _, stderr := run(t, "inflate", "--nodes", filepath.Join(exampleDir, "cluster-dra.yaml"), "--pods", filepath.Join(exampleDir, "workload.yaml"),
+		"--config", repoConfig, "--profiles", "gpu-scheduler,default", "--seeds", "42", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "28 nodes, 84 GPUs") {
+		t.Errorf("stderr does not count 84 GPUs on 28 nodes:\n%s", stderr)
+	}
+	for _, r := range readSummary(t, out)["runs"].([]any) {
+		run := r.(map[string]any)
+		if total, alloc := run["gpu_total"].(float64), run["gpu_alloc_pct_at_100"].(float64); total != 84 || alloc <= 100*52.0/84 {
+			t.Errorf("%v: %v GPUs, %.2f%% allocated at 100%%; want 84, and more than the device-plugin GPUs' 61.90%%", run["profile"], total, alloc)
+		}
+	}
+}

@@ -198,15 +198,12 @@ func RunGangs(ctx context.Context, o *GangsOptions, stdout, stderr io.Writer, ve
 	if f, err := DetectFormat(o.Nodes); err != nil || f != FormatYAML {
 		return nil, fmt.Errorf("--nodes %s: want a cluster YAML file (.yaml/.yml)", o.Nodes)
 	}
-	nodes, err := trace.LoadClusterYAML(o.Nodes)
+	cluster, err := trace.LoadClusterYAML(o.Nodes)
 	if err != nil {
 		return nil, fmt.Errorf("--nodes: %w", err)
 	}
-	var gpus int64
-	for _, n := range nodes {
-		q := n.Status.Allocatable[gpu.ResourceName]
-		gpus += q.Value()
-	}
+	nodes := cluster.Nodes
+	gpus := cluster.GPUs()
 	if gpus == 0 {
 		return nil, fmt.Errorf("--nodes %s: the cluster has no GPUs (%s)", o.Nodes, gpu.ResourceName)
 	}
@@ -239,7 +236,7 @@ func RunGangs(ctx context.Context, o *GangsOptions, stdout, stderr io.Writer, ve
 	fmt.Fprintf(stderr, "gpu-sim gangs: %d nodes, %d GPUs (%s); %d jobs (%d of several pods), %d GPUs in all; profiles %s, %s; seed %d\n",
 		len(nodes), gpus, o.Nodes, len(jobs), sum.MultiPod, sum.JobGPUs, profiles[0].Name, profiles[1].Name, o.Seed)
 	for _, p := range profiles {
-		res, err := sim.RunGangs(ctx, p, nodes, jobs, levels, o.Seed, nil)
+		res, err := sim.RunGangs(ctx, p, cluster, jobs, levels, o.Seed, nil)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p.Name, err)
 		}

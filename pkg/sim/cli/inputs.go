@@ -7,8 +7,6 @@ import (
 	"sort"
 	"strings"
 
-	v1 "k8s.io/api/core/v1"
-
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/sim/trace"
 )
@@ -23,7 +21,7 @@ const (
 type Inputs struct {
 	NodesFile, PodsFile     string
 	NodesFormat, PodsFormat string
-	Nodes                   []*v1.Node
+	Cluster                 trace.Cluster
 	Pods                    []trace.Pod
 	// Skipped are the bad CSV rows left out (lenient loading).
 	Skipped  []trace.RowError
@@ -58,9 +56,9 @@ func LoadInputs(nodesPath, podsPath string, strict bool) (*Inputs, error) {
 	}
 	var skips []trace.RowError
 	if in.NodesFormat == FormatOpenB {
-		in.Nodes, skips, err = trace.LoadOpenBNodes(nodesPath, opts)
+		in.Cluster.Nodes, skips, err = trace.LoadOpenBNodes(nodesPath, opts)
 	} else {
-		in.Nodes, err = trace.LoadClusterYAML(nodesPath)
+		in.Cluster, err = trace.LoadClusterYAML(nodesPath)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("--nodes: %w", err)
@@ -75,17 +73,13 @@ func LoadInputs(nodesPath, podsPath string, strict bool) (*Inputs, error) {
 		return nil, fmt.Errorf("--pods: %w", err)
 	}
 	in.Skipped = append(in.Skipped, skips...)
-	if len(in.Nodes) == 0 {
+	if len(in.Cluster.Nodes) == 0 {
 		return nil, fmt.Errorf("--nodes %s: no usable nodes%s", nodesPath, skippedNote(in.Skipped))
 	}
 	if len(in.Pods) == 0 {
 		return nil, fmt.Errorf("--pods %s: no usable pods%s", podsPath, skippedNote(in.Skipped))
 	}
-	for _, n := range in.Nodes {
-		q := n.Status.Allocatable[gpu.ResourceName]
-		in.GPUTotal += q.Value()
-	}
-	if in.GPUTotal == 0 {
+	if in.GPUTotal = in.Cluster.GPUs(); in.GPUTotal == 0 {
 		return nil, fmt.Errorf("--nodes %s: the cluster has no GPUs (%s)", nodesPath, gpu.ResourceName)
 	}
 	for i := range in.Pods {

@@ -76,7 +76,7 @@ func Run(ctx context.Context, o *Options, stdout, stderr io.Writer, version stri
 		Mode:    o.Mode,
 		Version: version,
 		Trace: TraceInfo{
-			Nodes: o.Nodes, NodesFormat: in.NodesFormat, NodeCount: len(in.Nodes),
+			Nodes: o.Nodes, NodesFormat: in.NodesFormat, NodeCount: len(in.Cluster.Nodes),
 			Pods: o.Pods, PodsFormat: in.PodsFormat, PodCount: len(in.Pods),
 			GPUTotal: in.GPUTotal, FractionalPods: in.Fractional,
 		},
@@ -88,7 +88,7 @@ func Run(ctx context.Context, o *Options, stdout, stderr io.Writer, version stri
 	}
 	runs := len(profiles) * len(o.Seeds)
 	fmt.Fprintf(stderr, "gpu-sim %s: %d nodes, %d GPUs (%s); %d pods (%s), %d asking for a share of one GPU; profiles %s; %d seeds; %d runs, %d at a time\n",
-		o.Mode, len(in.Nodes), in.GPUTotal, o.Nodes, len(in.Pods), o.Pods, in.Fractional, strings.Join(names, ", "), len(o.Seeds), runs, min(o.Parallel, runs))
+		o.Mode, len(in.Cluster.Nodes), in.GPUTotal, o.Nodes, len(in.Pods), o.Pods, in.Fractional, strings.Join(names, ", "), len(o.Seeds), runs, min(o.Parallel, runs))
 	bar := newProgress(stderr, runs)
 	defer bar.stop()
 
@@ -172,7 +172,7 @@ func runInflate(ctx context.Context, o *Options, in *Inputs, profiles []sim.Prof
 		if len(pods) == 0 {
 			return nil, fmt.Errorf("seed %d: inflation gave no pods (no pod requests a GPU?)", seed)
 		}
-		res, err := sim.Inflate(ctx, profiles[pi], in.Nodes, pods, seed, progress)
+		res, err := sim.Inflate(ctx, profiles[pi], in.Cluster, pods, seed, progress)
 		if err != nil {
 			return nil, fmt.Errorf("%s, seed %d: %w", profiles[pi].Name, seed, err)
 		}
@@ -186,7 +186,7 @@ func runInflate(ctx context.Context, o *Options, in *Inputs, profiles []sim.Prof
 func runReplay(ctx context.Context, o *Options, in *Inputs, profiles []sim.Profile, bar *progress) ([]*sim.ReplayResult, error) {
 	return runJobs(ctx, o.Parallel, len(o.Seeds)*len(profiles), bar, func(ctx context.Context, j int, progress func(done, total int)) (*sim.ReplayResult, error) {
 		si, pi := j/len(profiles), j%len(profiles)
-		res, err := sim.Replay(ctx, profiles[pi], in.Nodes, in.Pods, o.Seeds[si], sim.ReplayOptions{RetryCap: o.RetryCap}, progress)
+		res, err := sim.Replay(ctx, profiles[pi], in.Cluster, in.Pods, o.Seeds[si], sim.ReplayOptions{RetryCap: o.RetryCap}, progress)
 		if err != nil {
 			return nil, fmt.Errorf("%s, seed %d: %w", profiles[pi].Name, o.Seeds[si], err)
 		}

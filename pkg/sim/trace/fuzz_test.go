@@ -164,7 +164,7 @@ func checkNode(t *testing.T, n *v1.Node, seen map[string]bool) {
 }
 
 func FuzzWorkloadYAML(f *testing.F) {
-	for _, file := range []string{"../../../examples/sim/workload.yaml", "../../../examples/sim/cluster.yaml"} {
+	for _, file := range []string{"../../../examples/sim/workload.yaml", "../../../examples/sim/cluster.yaml", "../../../examples/sim/cluster-dra.yaml"} {
 		if b, err := os.ReadFile(file); err == nil {
 			f.Add(b)
 		}
@@ -194,7 +194,8 @@ func FuzzWorkloadYAML(f *testing.F) {
 			}
 		}
 		// The same bytes as a cluster must not panic either.
-		nodes, err := ReadClusterYAML(bytes.NewReader(data), "c.yaml")
+		nodesCluster, err := ReadClusterYAML(bytes.NewReader(data), "c.yaml")
+		nodes := nodesCluster.Nodes
 		if err == nil {
 			seen := make(map[string]bool)
 			for _, n := range nodes {

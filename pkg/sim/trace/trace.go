@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
+	resourceapi "k8s.io/api/resource/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
@@ -50,6 +51,26 @@ type Pod struct {
 	ScheduledAt int64
 	// QoS and Phase are the openb qos and pod_phase columns, empty elsewhere. Informational only.
 	QoS, Phase string
+}
+
+// Cluster is a simulated cluster: its nodes, and the ResourceSlices in which NVIDIA's DRA driver
+// publishes the GPUs of its DRA nodes (nodes without nvidia.com/gpu in allocatable).
+type Cluster struct {
+	Nodes  []*v1.Node
+	Slices []*resourceapi.ResourceSlice
+}
+
+// GPUs counts the cluster's whole GPUs: the device-plugin nodes' allocatable and the DRA devices.
+func (c Cluster) GPUs() int64 {
+	var n int64
+	for _, node := range c.Nodes {
+		q := node.Status.Allocatable[gpu.ResourceName]
+		n += q.Value()
+	}
+	for _, s := range c.Slices {
+		n += int64(len(s.Spec.Devices))
+	}
+	return n
 }
 
 // Workload is a cluster, the pods to replay on it, and the input rows that were skipped.

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
+	resourceapi "k8s.io/api/resource/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
@@ -40,8 +41,12 @@ type NodeShape struct {
 	Memory string `json:"memory"`
 	// GPUs is the node's whole GPUs (gpu.ResourceName), 0 for a CPU-only node.
 	GPUs int64 `json:"gpus,omitempty"`
-	// Model is the GPU model, written as the gpu.DefaultModelLabel label.
+	// Model is the GPU model, written as the gpu.DefaultModelLabel label, or with DRA as the devices'
+	// productName.
 	Model string `json:"model,omitempty"`
+	// DRA publishes the GPUs through NVIDIA's DRA driver (a ResourceSlice of GPUs devices) instead of
+	// the device plugin's allocatable.
+	DRA bool `json:"dra,omitempty"`
 	// MaxPods is the pods capacity, DefaultMaxPods when absent.
 	MaxPods *int64 `json:"maxPods,omitempty"`
 	// Labels are extra node labels, e.g. interconnect.gpu-scheduler.io/infiniband: "true".
@@ -120,10 +125,10 @@ func (l *StringList) UnmarshalJSON(b []byte) error {
 }
 
 // LoadClusterYAML reads a cluster YAML file. See ReadClusterYAML.
-func LoadClusterYAML(path string) ([]*v1.Node, error) {
+func LoadClusterYAML(path string) (Cluster, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return Cluster{}, err
 	}
 	defer f.Close()
 	return ReadClusterYAML(f, filepath.Base(path))
@@ -216,16 +221,16 @@ func cleanYAMLError(err error) string {
 }
 
 // ReadClusterYAML reads the YAML cluster format (a ClusterFile; see README.md) and expands it into
-// Ready nodes; source names it in errors. Unknown fields are errors, and so is every invalid entry,
-// named by its index and name.
-func ReadClusterYAML(r io.Reader, source string) ([]*v1.Node, error) {
+// Ready nodes, with a ResourceSlice for each DRA node; source names it in errors. Unknown fields are
+// errors, and so is every invalid entry, named by its index and name.
+func ReadClusterYAML(r io.Reader, source string) (Cluster, error) {
 	entries, err := readEntries[NodeShape](r, source, "nodes")
 	if err != nil {
-		return nil, err
+		return Cluster{}, err
 	}
 	file := ClusterFile{Nodes: entries}
 	var (
-		nodes []*v1.Node
+		c     Cluster
 		names = make(map[string]int) // node name -> entry index
 	)
 	for i := range file.Nodes {
@@ -235,29 +240,35 @@ func ReadClusterYAML(r io.Reader, source string) ([]*v1.Node, error) {
 		}
 		shape, err := e.shape()
 		if err != nil {
-			return nil, fail("%v", err)
+			return Cluster{}, fail("%v", err)
 		}
 		expanded, err := expandNames(e.Name, e.Count)
 		if err != nil {
-			return nil, fail("%v", err)
+			return Cluster{}, fail("%v", err)
 		}
 		for _, name := range expanded {
 			if msg := checkNodeName(name); msg != "" {
-				return nil, fail("node name %q: %s", truncate(name, 80), msg)
+				return Cluster{}, fail("node name %q: %s", truncate(name, 80), msg)
 			}
 			if j, dup := names[name]; dup {
-				return nil, fail("node name %q is also made by nodes[%d] %q", name, j, file.Nodes[j].Name)
+				return Cluster{}, fail("node name %q is also made by nodes[%d] %q", name, j, file.Nodes[j].Name)
 			}
 			names[name] = i
 			shape.name = name
-			nodes = append(nodes, newNode(&shape))
+			c.Nodes = append(c.Nodes, newNode(&shape))
+			if e.DRA {
+				c.Slices = append(c.Slices, gpu.NVIDIAGPUSlice(name, e.Model, int(e.GPUs)))
+			}
 		}
 	}
-	return nodes, nil
+	return c, nil
 }
 
 func (e *NodeShape) shape() (nodeShape, error) {
 	s := nodeShape{gpus: e.GPUs, maxPods: DefaultMaxPods}
+	if e.DRA {
+		s.gpus = 0 // the devices of its ResourceSlice
+	}
 	var err error
 	if s.cpu, err = quantity("cpu", e.CPU, true); err != nil {
 		return s, err
@@ -281,6 +292,14 @@ func (e *NodeShape) shape() (nodeShape, error) {
 		return s, fmt.Errorf("labels: %s is set from the node name", v1.LabelHostname)
 	}
 	s.labels = e.Labels
+	if e.DRA {
+		if e.GPUs == 0 {
+			return s, fmt.Errorf("dra on a node without gpus")
+		}
+		if e.GPUs > resourceapi.ResourceSliceMaxDevices {
+			return s, fmt.Errorf("gpus %d: a DRA node's ResourceSlice holds at most %d devices", e.GPUs, resourceapi.ResourceSliceMaxDevices)
+		}
+	}
 	if e.Model != "" {
 		if e.GPUs == 0 {
 			return s, fmt.Errorf("model %q on a node without gpus", e.Model)
@@ -291,11 +310,13 @@ func (e *NodeShape) shape() (nodeShape, error) {
 		if l, ok := e.Labels[gpu.DefaultModelLabel]; ok && l != e.Model {
 			return s, fmt.Errorf("model %q and labels[%s] %q disagree", e.Model, gpu.DefaultModelLabel, l)
 		}
-		s.labels = make(map[string]string, len(e.Labels)+1)
-		for k, v := range e.Labels {
-			s.labels[k] = v
+		if !e.DRA { // a DRA node's model is its devices' productName
+			s.labels = make(map[string]string, len(e.Labels)+1)
+			for k, v := range e.Labels {
+				s.labels[k] = v
+			}
+			s.labels[gpu.DefaultModelLabel] = e.Model
 		}
-		s.labels[gpu.DefaultModelLabel] = e.Model
 	}
 	seen := make(map[string]bool)
 	for j, t := range e.Taints {

@@ -10,10 +10,11 @@ import (
 )
 
 func TestExampleCluster(t *testing.T) {
-	nodes, err := LoadClusterYAML("../../../examples/sim/cluster.yaml")
+	cluster, err := LoadClusterYAML("../../../examples/sim/cluster.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
+	nodes := cluster.Nodes
 	byName := make(map[string]*v1.Node)
 	var gpus int64
 	for _, n := range nodes {
@@ -40,6 +41,34 @@ func TestExampleCluster(t *testing.T) {
 		t.Errorf("CPU node with %s", gpu.ResourceName)
 	}
 	checkQuantity(t, c.Status.Allocatable, v1.ResourcePods, "250")
+}
+
+// TestClusterYAMLDRA: a DRA node's GPUs are devices of its ResourceSlice, as NVIDIA's DRA driver
+// publishes them, with the model as their productName; the node itself shows no GPU.
+func TestClusterYAMLDRA(t *testing.T) {
+	cluster, err := ReadClusterYAML(strings.NewReader(`nodes:
+- {name: b200, count: 2, cpu: "128", memory: 2Ti, gpus: 8, model: NVIDIA-B200, dra: true, labels: {rack: r1}}
+- {name: h100, cpu: "128", memory: 2Ti, gpus: 4, model: NVIDIA-H100-80GB-HBM3}
+`), "c.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cluster.Nodes) != 3 || len(cluster.Slices) != 2 || cluster.GPUs() != 20 {
+		t.Fatalf("%d nodes, %d slices, %d GPUs; want 3, 2, 20", len(cluster.Nodes), len(cluster.Slices), cluster.GPUs())
+	}
+	for i, n := range cluster.Nodes[:2] {
+		if _, ok := n.Status.Allocatable[gpu.ResourceName]; ok || n.Labels[gpu.DefaultModelLabel] != "" || n.Labels["rack"] != "r1" {
+			t.Errorf("DRA node %s: allocatable %v, labels %v; want no GPU and no model label", n.Name, n.Status.Allocatable, n.Labels)
+		}
+		s := cluster.Slices[i]
+		if s.Spec.NodeName == nil || *s.Spec.NodeName != n.Name || s.Spec.Driver != gpu.NVIDIADriver || len(s.Spec.Devices) != 8 {
+			t.Fatalf("slice %d: %+v, want 8 %s devices on %s", i, s.Spec, gpu.NVIDIADriver, n.Name)
+		}
+		if p := s.Spec.Devices[7].Attributes[gpu.ProductNameAttribute].StringValue; p == nil || *p != "NVIDIA-B200" {
+			t.Errorf("slice %d device gpu-7: productName %v, want NVIDIA-B200", i, p)
+		}
+	}
+	checkQuantity(t, cluster.Nodes[2].Status.Allocatable, gpu.ResourceName, "4")
 }
 
 func TestExampleWorkload(t *testing.T) {
@@ -150,13 +179,16 @@ func TestClusterYAMLErrors(t *testing.T) {
 		{"bad label", "nodes:\n- name: a\n  labels: {\"a b\": x}\n" + ok, `labels: key "a b"`},
 		{"model label conflict", "nodes:\n- name: a\n  gpus: 1\n  model: T4\n  labels: {nvidia.com/gpu.product: A10}\n" + ok, "disagree"},
 		{"taint effect", "nodes:\n- name: a\n  taints: [{key: k, effect: Never}]\n" + ok, `taints[0]: effect "Never"`},
+		{"dra without GPUs", "nodes:\n- name: a\n  dra: true\n" + ok, "dra on a node without gpus"},
+		{"dra beyond a slice", "nodes:\n- name: a\n  gpus: 129\n  dra: true\n" + ok, "gpus 129: a DRA node's ResourceSlice holds at most 128 devices"},
+		{"dra not a bool", "nodes:\n- name: a\n  gpus: 8\n  dra: yes please\n" + ok, "cannot unmarshal string"},
 		{"taint unknown field", "nodes:\n- name: a\n  taints: [{key: k, effect: NoSchedule, operator: Equal}]\n" + ok, `nodes[0] "a": unknown field "operator"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			nodes, err := ReadClusterYAML(strings.NewReader(tt.yaml), "c.yaml")
-			if err == nil || !strings.Contains(err.Error(), tt.want) || nodes != nil {
-				t.Errorf("got %d nodes, %v; want an error containing %q", len(nodes), err, tt.want)
+			cluster, err := ReadClusterYAML(strings.NewReader(tt.yaml), "c.yaml")
+			if err == nil || !strings.Contains(err.Error(), tt.want) || cluster.Nodes != nil {
+				t.Errorf("got %d nodes, %v; want an error containing %q", len(cluster.Nodes), err, tt.want)
 			}
 		})
 	}
@@ -198,7 +230,7 @@ func TestWorkloadYAMLErrors(t *testing.T) {
 }
 
 func TestClusterYAMLScalars(t *testing.T) {
-	nodes, err := ReadClusterYAML(strings.NewReader(`
+	cluster, err := ReadClusterYAML(strings.NewReader(`
 nodes:
 - name: node
   cpu: 8
@@ -207,6 +239,7 @@ nodes:
   model: Tesla-T4
   labels: {interconnect.gpu-scheduler.io/infiniband: true, rack: 12}
 `), "c.yaml")
+	nodes := cluster.Nodes
 	if err != nil || len(nodes) != 1 {
 		t.Fatalf("%v, %v", nodes, err)
 	}

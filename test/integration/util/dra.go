@@ -6,17 +6,17 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/gpu-scheduler/gpu-scheduler/pkg/plugins/plugintest"
+	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 )
 
 // GPUDriver is the driver name of NVIDIA's DRA driver for GPUs, and of the DeviceClass it installs.
-const GPUDriver = plugintest.NVIDIADriver
+const GPUDriver = gpu.NVIDIADriver
 
 // CreateGPUDeviceClass creates the DeviceClass NVIDIA's DRA driver installs: it selects the driver's
 // devices of type gpu and maps the extended resource nvidia.com/gpu to them.
 func (e *Env) CreateGPUDeviceClass() {
 	e.T.Helper()
-	class := plugintest.NVIDIAGPUClass()
+	class := gpu.NVIDIAGPUClass()
 	class.UID, class.ResourceVersion = "", ""
 	if _, err := e.Client.ResourceV1().DeviceClasses().Create(e.Ctx, class, metav1.CreateOptions{}); err != nil {
 		e.T.Fatalf("creating DeviceClass %s: %v", class.Name, err)
@@ -27,7 +27,7 @@ func (e *Env) CreateGPUDeviceClass() {
 // after the node, devices gpu-0..n-1 of type gpu with productName, uuid, index and memory.
 func (e *Env) PublishGPUs(node, model string, n int) {
 	e.T.Helper()
-	slice := plugintest.GPUSlice(node, model, n)
+	slice := gpu.NVIDIAGPUSlice(node, model, n)
 	slice.UID, slice.ResourceVersion = "", ""
 	if _, err := e.Client.ResourceV1().ResourceSlices().Create(e.Ctx, slice, metav1.CreateOptions{}); err != nil {
 		e.T.Fatalf("publishing %d GPUs of node %s: %v", n, node, err)
