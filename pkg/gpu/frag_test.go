@@ -277,3 +277,38 @@ func BenchmarkFragmentation(b *testing.B) {
 		}
 	}
 }
+
+// TestFragmentationOf: the fragmentation kept on a state is the state's own under the workload and
+// room asked; another workload, another room or a changed copy of the state computes afresh.
+func TestFragmentationOf(t *testing.T) {
+	whole := NewWorkload([]Shape{{MilliCPU: 4000, Memory: 1 << 30, GPUs: 1, GPUMilli: 1000, Weight: 1}})
+	half := NewWorkload([]Shape{{MilliCPU: 1000, Memory: 1 << 30, GPUs: 1, GPUMilli: 500, Weight: 1}})
+	s := &NodeState{Allocatable: 4}
+	s.Shared[0], s.SharedGPUs = 700, 1 // 300 free on GPU 0, three whole GPUs
+	roomy, tight := Room{MilliCPU: 64000, Memory: 1 << 40}, Room{MilliCPU: 2000, Memory: 1 << 40}
+	fresh := func(w *Workload, s *NodeState, room Room) float64 {
+		var buf [MaxGPUsPerNode]int64
+		return w.Fragmentation(room, s.FreeSlices(buf[:0]))
+	}
+	check := func(name string, w *Workload, s *NodeState, room Room) {
+		t.Helper()
+		if got, want := w.FragmentationOf(s, room), fresh(w, s, room); got != want {
+			t.Errorf("%s: %v, want %v", name, got, want)
+		}
+	}
+	check("first", whole, s, roomy)
+	check("again", whole, s, roomy)
+	check("another room", whole, s, tight)
+	check("another workload", half, s, tight)
+	check("the first again", whole, s, roomy)
+	cp := *s                       // with the memo
+	cp.Take(Demand{Share: 500}, 1) // GPU 1 keeps 500 free: a slice no whole-GPU shape can use
+	check("a changed copy", whole, &cp, roomy)
+	check("the original after its copy", whole, s, roomy)
+	if a, b := fresh(whole, s, roomy), fresh(whole, &cp, roomy); a == b {
+		t.Errorf("state and changed copy both %v: the test should tell them apart", a)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { whole.FragmentationOf(s, roomy) }); allocs != 0 {
+		t.Errorf("a repeated FragmentationOf allocates %v times", allocs)
+	}
+}

@@ -33,11 +33,10 @@ type NodeCache[V any] struct {
 	// pending are slots added since slots was last copied (lockedSlot); read under mu.
 	pending map[string]*nodeCacheSlot[V]
 
-	// byInfo maps each node's NodeInfo, once it has hit twice by name, to the node's slot: one
-	// NodeInfo per slot. Replaced, never modified.
+	// byInfo maps each node's NodeInfo, once it is published (hitByName, Retain), to the node's
+	// slot: one NodeInfo per slot. Replaced, never modified.
 	byInfo atomic.Pointer[map[*framework.NodeInfo]*nodeCacheSlot[V]]
 	// pendingInfo are NodeInfo objects made their slot's since byInfo was last copied; read under mu.
-	// A second hit publishes them.
 	pendingInfo map[*framework.NodeInfo]*nodeCacheSlot[V]
 }
 
@@ -106,9 +105,11 @@ func (s *nodeCacheSlot[V]) current(generation int64) (V, bool) {
 }
 
 // hitByName notes a hit found by name, not by NodeInfo. A slot takes the first NodeInfo that hits
-// (pending); a second hit (the snapshot's NodeInfo is read again in every cycle) publishes the
-// pending ones, so a cluster's nodes join byInfo in one copy, not one each. Another NodeInfo takes
-// the slot only after strayHitsToRebind consecutive hits.
+// (pending). Several plugins read a node one after another, so a second hit comes at once: it
+// publishes the pending NodeInfos only when they are as many as those published, and Retain, once
+// per cycle, publishes the rest; a cluster's nodes join byInfo in O(log n) copies, not one copy of
+// the map per node (at 5,000 nodes that was 0.6 s of a 10,000-Pod run). Another NodeInfo takes the
+// slot only after strayHitsToRebind consecutive hits, and is published at once.
 func (c *NodeCache[V]) hitByName(ni *framework.NodeInfo, s *nodeCacheSlot[V]) {
 	cur := s.info.Load()
 	if cur != nil && cur != ni {
@@ -124,7 +125,7 @@ func (c *NodeCache[V]) hitByName(ni *framework.NodeInfo, s *nodeCacheSlot[V]) {
 	defer c.mu.Unlock()
 	switch now := s.info.Load(); {
 	case now == ni:
-		if c.pendingInfo[ni] == s {
+		if c.pendingInfo[ni] == s && len(c.pendingInfo) >= max(c.byInfoLen(), 1) {
 			c.publishInfo()
 		}
 		return
@@ -140,6 +141,16 @@ func (c *NodeCache[V]) hitByName(ni *framework.NodeInfo, s *nodeCacheSlot[V]) {
 	s.info.Store(ni)
 	s.candidate.Store(nil)
 	c.pendingInfo[ni] = s
+	if cur != nil {
+		c.publishInfo() // a node added again, or a copy that has taken over: rare
+	}
+}
+
+func (c *NodeCache[V]) byInfoLen() int {
+	if p := c.byInfo.Load(); p != nil {
+		return len(*p)
+	}
+	return 0
 }
 
 // publishInfo replaces byInfo with one holding the pending NodeInfos too, and no NodeInfo that is no
@@ -164,11 +175,15 @@ func (c *NodeCache[V]) publishInfo() {
 // Retain drops the slots of nodes not in live, the scheduler's NodeInfos (PreFilter's list), and
 // unbinds NodeInfos that are not live (a node deleted, or added again under its name). It sweeps
 // only when the cache holds more slots than live has nodes (some slot's node is gone), so a call
-// in every cycle costs a lock and a comparison, and a sweep follows node deletions.
+// in every cycle costs a lock and a comparison, and a sweep follows node deletions. It publishes
+// the NodeInfos first read since the last call.
 func (c *NodeCache[V]) Retain(live []fwk.NodeInfo) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.publishedLen()+len(c.pending) <= len(live) {
+		if len(c.pendingInfo) > 0 {
+			c.publishInfo()
+		}
 		return
 	}
 	byName := make(map[string]fwk.NodeInfo, len(live))

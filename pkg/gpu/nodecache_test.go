@@ -314,3 +314,38 @@ func TestNodeCacheConcurrent(t *testing.T) {
 	states.Retain(cluster.nodes())
 	checkHoldsOnly(t, &states.cache, cluster.nodes())
 }
+
+// TestNodeCachePublishesInFewCopies reads a cluster as a scheduling cycle does: each node is read by
+// several plugins one after another, and Retain runs once per cycle. The NodeInfos join byInfo in a
+// few copies of the map, not one per node, and all of them are found directly after a pass.
+func TestNodeCachePublishesInFewCopies(t *testing.T) {
+	const nodeCount, perCycle = 2000, 200
+	var c NodeCache[int]
+	nodes := make([]*framework.NodeInfo, nodeCount)
+	live := make([]fwk.NodeInfo, nodeCount)
+	for i := range nodes {
+		nodes[i] = namedNodeInfo(fmt.Sprintf("n%d", i))
+		live[i] = nodes[i]
+	}
+	copies, last := 0, c.byInfo.Load()
+	for pass := 0; pass < 2; pass++ {
+		for i, ni := range nodes {
+			if i%perCycle == 0 {
+				c.Retain(live)
+			}
+			for plugin := 0; plugin < 3; plugin++ {
+				c.Get(ni, func(fwk.NodeInfo) int { return i })
+				if p := c.byInfo.Load(); p != last {
+					copies, last = copies+1, p
+				}
+			}
+		}
+	}
+	if p := c.byInfo.Load(); p == nil || len(*p) != nodeCount {
+		t.Fatalf("after two passes not all %d NodeInfos are found directly", nodeCount)
+	}
+	// log2(2000) + the cycles of the first pass, with room to spare; one per node before.
+	if max := 11 + nodeCount/perCycle + 5; copies > max {
+		t.Errorf("byInfo was copied %d times for %d nodes, want at most %d", copies, nodeCount, max)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	v1 "k8s.io/api/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -135,6 +136,8 @@ type NodeState struct {
 	DRA bool
 	// Model is a DRA node's GPU product, from its devices; a device-plugin node's is a node label.
 	Model string
+	// frag holds the *fragMemo of Workload.FragmentationOf.
+	frag atomic.Value
 }
 
 // ReadNode returns a node's state as of the scheduler's NodeInfo (assigned and assumed Pods),

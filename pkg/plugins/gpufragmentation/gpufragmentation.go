@@ -53,17 +53,7 @@ type GPUFragmentation struct {
 	cached        *gpu.Workload
 	cachedVersion uint64
 
-	// before caches each node's state and fragmentation under a workload: only the nodes a
-	// placement changed are measured again, and Score looks up one entry per node.
-	before gpu.NodeCache[measured]
 	states *gpu.NodeStates
-}
-
-// measured is a node's GPU state, and its fragmentation under one workload.
-type measured struct {
-	state    *gpu.NodeState
-	workload *gpu.Workload
-	value    float64
 }
 
 // New builds the plugin from GPUFragmentationArgs. In the scheduler it also keeps the GPU gauges
@@ -110,9 +100,8 @@ func shapesOf(workload []config.WorkloadShape) ([]gpu.Shape, error) {
 func (*GPUFragmentation) Name() string { return Name }
 
 // PreFilter learns the workload: every Pod that arrives joins the window once. It filters nothing;
-// it drops deleted nodes' cached measurements and states.
+// it drops deleted nodes' cached states.
 func (pl *GPUFragmentation) PreFilter(ctx context.Context, cycleState fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
-	pl.before.Retain(nodes)
 	pl.states.Retain(nodes)
 	if pl.static == nil {
 		if shape, _, err := pl.states.ViewOrDevicePlugin(ctx, cycleState, pl.handle).ShapeOf(pod); err == nil {
@@ -219,23 +208,12 @@ func (pl *GPUFragmentation) workload() *gpu.Workload {
 	return pl.cached
 }
 
-// measure returns the node's GPU state, its Room and its fragmentation under w as it stands, the
-// last cached per NodeInfo generation and GPU state (a DRA node's devices are allocated apart from
-// its NodeInfo).
+// measure returns the node's GPU state, its Room and its fragmentation under w as it stands,
+// computed once per state and workload (gpu.Workload.FragmentationOf).
 func (pl *GPUFragmentation) measure(w *gpu.Workload, view *gpu.View, nodeInfo fwk.NodeInfo) (*gpu.NodeState, gpu.Room, float64) {
-	m, ok := pl.before.Lookup(nodeInfo)
-	if !ok || view.DRA() {
-		if state := view.Of(nodeInfo); !ok || m.state != state {
-			ok, m.state = false, state
-		}
-	}
-	room := w.RoomOf(nodeInfo, m.state, view, pl.modelLabel)
-	if !ok || m.workload != w {
-		var buf [gpu.MaxGPUsPerNode]int64
-		m.workload, m.value = w, w.Fragmentation(room, m.state.FreeSlices(buf[:0]))
-		pl.before.Set(nodeInfo, m)
-	}
-	return m.state, room, m.value
+	state := view.Of(nodeInfo)
+	room := w.RoomOf(nodeInfo, state, view, pl.modelLabel)
+	return state, room, w.FragmentationOf(state, room)
 }
 
 // Score is the fragmentation the placement adds to the node (negative when it removes some, e.g. by
