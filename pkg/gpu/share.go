@@ -117,13 +117,14 @@ func parseIndex(s string) (int, bool) {
 
 // NodeState is a node's GPUs one by one: how many it has, how many whole ones Pods hold, and the
 // thousandths that shares hold on each GPU. Whole GPUs never go to a GPU that holds shares.
+//
+// The counts come first, in one cache line: Filter and Score read them for every node, and the
+// per-GPU shares only where a node has some.
 type NodeState struct {
 	Allocatable int64
 	// WholeUsed counts GPUs held whole: nvidia.com/gpu requests, plus shares whose GPU is unknown
 	// (counted as a whole GPU each, so nothing is ever double-booked).
 	WholeUsed int64
-	// Shared[i] is the thousandths of GPU i held by shares.
-	Shared [MaxGPUsPerNode]int64
 	// SharedGPUs counts the GPUs with any share.
 	SharedGPUs int64
 	// MilliCPUPerGPU and MemoryPerGPU are the node's allocatable CPU and memory per GPU (0 without
@@ -138,6 +139,8 @@ type NodeState struct {
 	Model string
 	// frag holds the *fragMemo of Workload.FragmentationOf.
 	frag atomic.Value
+	// Shared[i] is the thousandths of GPU i held by shares.
+	Shared [MaxGPUsPerNode]int64
 }
 
 // ReadNode returns a node's state as of the scheduler's NodeInfo (assigned and assumed Pods),
@@ -294,7 +297,7 @@ func (s *NodeState) Take(d Demand, idx int) {
 // GPUs as MilliPerGPU, and nothing for GPUs held whole.
 func (s *NodeState) FreeSlices(dst []int64) []int64 {
 	n := min(s.Allocatable, MaxGPUsPerNode)
-	for i := int64(0); i < n; i++ {
+	for i := int64(0); i < n && s.SharedGPUs > 0; i++ {
 		if s.Shared[i] > 0 {
 			dst = append(dst, max(MilliPerGPU-s.Shared[i], 0))
 		}
@@ -327,6 +330,9 @@ func (s *NodeState) LargestFreeShare() int64 {
 // FreeMilli is the free GPU capacity in thousandths: whole free GPUs and shared GPUs' remainders.
 func (s *NodeState) FreeMilli() int64 {
 	free := s.FreeWhole() * MilliPerGPU
+	if s.SharedGPUs == 0 {
+		return free
+	}
 	n := min(s.Allocatable, MaxGPUsPerNode)
 	for i := int64(0); i < n; i++ {
 		if s.Shared[i] > 0 {
