@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates manifests/configmap.yaml (ConfigMap gpu-scheduler-config) from
-# config/scheduler-config.yaml, the KubeSchedulerConfiguration used for local runs.
+# config/scheduler-config.yaml, the KubeSchedulerConfiguration used for local runs, and copies that
+# file and manifests/crds/ into the Helm chart (charts/gpu-scheduler/files, crds).
 #
 # The in-cluster configuration is the local one with:
 #   - every top-level section except apiVersion, kind, clientConnection and
@@ -120,13 +121,31 @@ EOF
 	printf '%s\n' "${body}"
 } >"${tmp}"
 
-if cmp -s "${tmp}" "${DST}" 2>/dev/null; then
-	exit 0
+# sync NEW DST SRC: DST gets NEW's content (with --check: fails if it has not).
+stale=false
+sync() {
+	if cmp -s "$1" "$2" 2>/dev/null; then
+		return 0
+	fi
+	if ${check}; then
+		echo "sync-manifests: $2 is out of date with $3; run hack/sync-manifests.sh" >&2
+		diff -u "$2" "$1" >&2 || true
+		stale=true
+		return 0
+	fi
+	cat "$1" >"$2"
+	echo "sync-manifests: wrote $2"
+}
+
+sync "${tmp}" "${DST}" "${SRC}"
+# The Helm chart carries the same configuration and CRD (a chart cannot read files outside itself).
+if [[ $# -eq 0 ]]; then
+	CHART="${ROOT}/charts/gpu-scheduler"
+	sync "${SRC}" "${CHART}/files/scheduler-config.yaml" "${SRC}"
+	for crd in "${ROOT}"/manifests/crds/*.yaml; do
+		sync "${crd}" "${CHART}/crds/$(basename "${crd}")" "${crd}"
+	done
 fi
-if ${check}; then
-	echo "sync-manifests: ${DST} is out of date with ${SRC}; run hack/sync-manifests.sh" >&2
-	diff -u "${DST}" "${tmp}" >&2 || true
+if ${stale}; then
 	exit 1
 fi
-cat "${tmp}" >"${DST}"
-echo "sync-manifests: wrote ${DST}"

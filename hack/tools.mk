@@ -6,6 +6,8 @@
 #                       control-plane tests against both)
 #   bin/kubectl         k8s.io/kubernetes/cmd/kubectl    main module (tool line in go.mod)
 #   bin/kwok            sigs.k8s.io/kwok/cmd/kwok        tools module hack/tools/kwok (k8s v0.36)
+#   bin/helm            helm.sh/helm/v4/cmd/helm         tools module hack/tools/helm (renders and
+#                       lints charts/gpu-scheduler in the tests)
 #   bin/kwok-stages/    KWOK stage files copied from the kwok module (node/fast,
 #                       node/heartbeat-with-lease, pod/fast) plus stages.yaml, all of them in one file
 #                       for `kwok --config bin/kwok-stages/stages.yaml`.
@@ -21,7 +23,7 @@ TOOLS_GO := GOWORK=off $(GO)
 TOOLS_KWOK_STAGES := node/fast node/heartbeat-with-lease pod/fast
 
 .PHONY: tools
-tools: $(TOOLS_BIN)/etcd $(TOOLS_BIN)/kube-apiserver $(TOOLS_BIN)/kube-apiserver-1.37 $(TOOLS_BIN)/kubectl $(TOOLS_BIN)/kwok $(TOOLS_BIN)/kwok-stages/stages.yaml ## Build bin/etcd, bin/kube-apiserver, bin/kubectl, bin/kwok (+ bin/kwok-stages).
+tools: $(TOOLS_BIN)/etcd $(TOOLS_BIN)/kube-apiserver $(TOOLS_BIN)/kube-apiserver-1.37 $(TOOLS_BIN)/kubectl $(TOOLS_BIN)/kwok $(TOOLS_BIN)/kwok-stages/stages.yaml $(TOOLS_BIN)/helm ## Build bin/etcd, bin/kube-apiserver, bin/kubectl, bin/kwok (+ bin/kwok-stages), bin/helm.
 
 $(TOOLS_BIN)/etcd: $(TOOLS_ROOT)/hack/tools/etcd/go.mod $(TOOLS_ROOT)/hack/tools/etcd/go.sum
 	@mkdir -p $(@D)
@@ -58,6 +60,10 @@ $(TOOLS_BIN)/kubectl: $(TOOLS_BIN)/.k8s-deps.stamp
 	@mkdir -p $(@D)
 	@$(tools_kube_ldflags); set -x; cd $(TOOLS_ROOT) && \
 	$(TOOLS_GO) build -ldflags "$$ldflags" -o $(abspath $@) k8s.io/kubernetes/cmd/kubectl
+
+$(TOOLS_BIN)/helm: $(TOOLS_ROOT)/hack/tools/helm/go.mod $(TOOLS_ROOT)/hack/tools/helm/go.sum
+	@mkdir -p $(@D)
+	cd $(TOOLS_ROOT)/hack/tools/helm && $(TOOLS_GO) build -o $(abspath $@) helm.sh/helm/v4/cmd/helm
 
 TOOLS_KWOK_MOD := $(TOOLS_ROOT)/hack/tools/kwok/go.mod $(TOOLS_ROOT)/hack/tools/kwok/go.sum
 

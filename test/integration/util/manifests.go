@@ -28,22 +28,29 @@ func (e *Env) ReadObjects(rel string) []*unstructured.Unstructured {
 	if err != nil {
 		e.T.Fatal(err)
 	}
+	out, err := DecodeObjects(data)
+	if err != nil {
+		e.T.Fatalf("decoding %s: %v", rel, err)
+	}
+	return out
+}
+
+// DecodeObjects decodes every non-empty document of a YAML (or JSON) stream.
+func DecodeObjects(data []byte) ([]*unstructured.Unstructured, error) {
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
 	var out []*unstructured.Unstructured
 	for {
 		var obj map[string]any
 		if err := dec.Decode(&obj); err != nil {
 			if errors.Is(err, io.EOF) {
-				break
+				return out, nil
 			}
-			e.T.Fatalf("decoding %s: %v", rel, err)
+			return nil, err
 		}
-		if len(obj) == 0 {
-			continue
+		if len(obj) > 0 {
+			out = append(out, &unstructured.Unstructured{Object: obj})
 		}
-		out = append(out, &unstructured.Unstructured{Object: obj})
 	}
-	return out
 }
 
 // Applier creates objects of any kind through the dynamic client.
