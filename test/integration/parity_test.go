@@ -20,34 +20,12 @@ import (
 func TestSimulatorParity(t *testing.T) {
 	env := util.NewEnv(t, util.EnvOptions{})
 	ns := env.Namespace
-	for _, spec := range []util.NodeSpec{
-		{Name: "h100-a", GPUs: 8, CPU: "96", Memory: "768Gi", GPUModel: "NVIDIA-H100-80GB-HBM3"},
-		{Name: "h100-b", GPUs: 8, CPU: "128", Memory: "1024Gi", GPUModel: "NVIDIA-H100-80GB-HBM3"},
-		{Name: "a100", GPUs: 4, CPU: "64", Memory: "512Gi"},
-		{Name: "t4", GPUs: 2, CPU: "40", Memory: "192Gi", GPUModel: "Tesla-T4"},
-		{Name: "cpu", CPU: "32", Memory: "128Gi"},
-	} {
+	for _, spec := range shapedNodes {
 		env.CreateNode(spec)
 	}
 	sched := env.StartScheduler(util.SchedulerOptions{Name: "parity"})
 
-	var pods []*corev1.Pod
-	for i, gpus := range []int64{1, 2, 0, 4, 1, 8, 0, 2, 1} {
-		pods = append(pods, util.GPUPod(ns, fmt.Sprintf("p%02d-%dgpu", i, gpus), gpus))
-	}
-	for i, fraction := range []string{"0.5", "0.25", "0.5", "0.75"} {
-		pods = append(pods, util.SharePod(ns, fmt.Sprintf("s%02d-share", i), fraction))
-	}
-	// CPU and memory large enough that NodeResourcesFit's integer scores tell the nodes apart (at 4
-	// CPUs and 12Gi both H100 nodes scored 2 and the daemon broke the tie at random).
-	for _, p := range pods {
-		c := &p.Spec.Containers[0]
-		if c.Resources.Requests == nil {
-			c.Resources.Requests = corev1.ResourceList{}
-		}
-		c.Resources.Requests[corev1.ResourceCPU] = resource.MustParse("8")
-		c.Resources.Requests[corev1.ResourceMemory] = resource.MustParse("32Gi")
-	}
+	pods := sizedPods(ns, []int64{1, 2, 0, 4, 1, 8, 0, 2, 1}, []string{"0.5", "0.25", "0.5", "0.75"})
 	daemon := map[string]string{}
 	for _, p := range pods {
 		env.CreatePod(p)
@@ -94,6 +72,38 @@ func TestSimulatorParity(t *testing.T) {
 		}
 	}
 	t.Logf("placements: %v", daemon)
+}
+
+// shapedNodes differ in shape, so that no placement is left to a tie, which the daemon and the
+// simulator break with different random sources.
+var shapedNodes = []util.NodeSpec{
+	{Name: "h100-a", GPUs: 8, CPU: "96", Memory: "768Gi", GPUModel: "NVIDIA-H100-80GB-HBM3"},
+	{Name: "h100-b", GPUs: 8, CPU: "128", Memory: "1024Gi", GPUModel: "NVIDIA-H100-80GB-HBM3"},
+	{Name: "a100", GPUs: 4, CPU: "64", Memory: "512Gi"},
+	{Name: "t4", GPUs: 2, CPU: "40", Memory: "192Gi", GPUModel: "Tesla-T4"},
+	{Name: "cpu", CPU: "32", Memory: "128Gi"},
+}
+
+// sizedPods are Pods asking for those whole GPUs (pNN-<n>gpu) and those shares (sNN-share), each
+// with CPU and memory large enough that NodeResourcesFit's integer scores tell shapedNodes apart (at
+// 4 CPUs and 12Gi both H100 nodes scored 2 and the daemon broke the tie at random).
+func sizedPods(ns string, gpus []int64, fractions []string) []*corev1.Pod {
+	var pods []*corev1.Pod
+	for i, n := range gpus {
+		pods = append(pods, util.GPUPod(ns, fmt.Sprintf("p%02d-%dgpu", i, n), n))
+	}
+	for i, fraction := range fractions {
+		pods = append(pods, util.SharePod(ns, fmt.Sprintf("s%02d-share", i), fraction))
+	}
+	for _, p := range pods {
+		c := &p.Spec.Containers[0]
+		if c.Resources.Requests == nil {
+			c.Resources.Requests = corev1.ResourceList{}
+		}
+		c.Resources.Requests[corev1.ResourceCPU] = resource.MustParse("8")
+		c.Resources.Requests[corev1.ResourceMemory] = resource.MustParse("32Gi")
+	}
+	return pods
 }
 
 // gpuIndex is "/<index>" for a Pod holding a share, else "".

@@ -58,6 +58,7 @@ Usage:
                   [--retry-cap 64] [--parallel N] [--strict] --out DIR
   gpu-sim gangs   --nodes FILE (--pods FILE | --generate N) [--seeds 42] [--config FILE]
                   [--profiles gpu-scheduler] --out DIR
+  gpu-sim snapshot [--kubeconfig FILE] [--namespace NS] --out DIR
   gpu-sim --version
   gpu-sim <mode> --help
 
@@ -69,6 +70,8 @@ Modes:
            FIFO queue until deletions free room. Reports queueing delay and allocation over time.
   gangs    gang jobs (PodGroups, all or nothing) in time, gpu-scheduler vs plain coscheduling (its
            profile without topology levels): jobs inside one leaf/fabric, wait, allocation.
+  snapshot a live cluster's Nodes and Pods as a cluster and a workload YAML (no Secrets, no env), to
+           replay through every profile: what would each have done on my cluster?
 
 Every mode names its inputs alike: --nodes the cluster, --pods the workload (for gangs, the gang jobs),
 --seeds the seed(s) and --profiles the profile(s) to run.

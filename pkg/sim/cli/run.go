@@ -34,6 +34,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, version 
 		return 0
 	case ModeGangs:
 		return mainGangs(ctx, args[1:], stdout, stderr, version)
+	case ModeSnapshot:
+		return mainSnapshot(ctx, args[1:], stdout, stderr, version)
 	}
 	o, err := ParseArgs(args[0], args[1:], stderr)
 	if errors.Is(err, flag.ErrHelp) {
