@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,6 +115,23 @@ func TestSnapshot(t *testing.T) {
 	}
 	if !strings.Contains(replayStdout.String(), "gpu-scheduler") || !strings.Contains(replayStdout.String(), "default") {
 		t.Errorf("replay table lacks a profile:\n%s", replayStdout.String())
+	}
+
+	// gpu-sim whatif keeps the bound Pods where the daemon put them, and finds no room for the
+	// 16-GPU Pod on any node.
+	whatifOut := filepath.Join(out, "whatif")
+	if code := cli.Main(env.Ctx, []string{"whatif", "--nodes", filepath.Join(out, cli.SnapshotClusterFile), "--pods", filepath.Join(out, cli.SnapshotWorkloadFile),
+		"--config", env.Path("config/scheduler-config.yaml"), "--profiles", "gpu-scheduler", "--out", whatifOut}, &replayStdout, &replayStderr, "test"); code != 0 {
+		t.Fatalf("gpu-sim whatif of the snapshot: exit %d\n%s", code, replayStderr.String())
+	}
+	var whatif cli.WhatIfSummary
+	if data, err := os.ReadFile(filepath.Join(whatifOut, cli.WhatIfSummaryFile)); err != nil {
+		t.Fatal(err)
+	} else if err := json.Unmarshal(data, &whatif); err != nil {
+		t.Fatal(err)
+	}
+	if r := whatif.Runs[0]; r.Kept != len(pods) || r.NoLongerFit != 0 || r.PendingGPU != 1 || r.PendingGPUPlaced != 0 || r.Replaced != len(pods) {
+		t.Errorf("whatif %+v: want the %d bound Pods kept and placed again from empty, the pending 16-GPU Pod nowhere", r, len(pods))
 	}
 
 	// A cluster nobody answers for, and one whose kubeconfig may not list Pods.

@@ -128,7 +128,7 @@ func TestSharedFlagNames(t *testing.T) {
 		return err
 	}
 	shared := []string{"--nodes", "c.yaml", "--pods", "p.yaml", "--seeds", "7", "--profiles", "gpu-scheduler", "--out", "o"}
-	for _, mode := range []string{ModeInflate, ModeReplay, ModeGangs} {
+	for _, mode := range []string{ModeInflate, ModeReplay, ModeWhatIf, ModeGangs} {
 		t.Run(mode, func(t *testing.T) {
 			if err := parse(mode, shared); err != nil {
 				t.Errorf("shared names: %v", err)
@@ -574,5 +574,52 @@ func TestInflateDRACluster(t *testing.T) {
 		if total, alloc := run["gpu_total"].(float64), run["gpu_alloc_pct_at_100"].(float64); total != 84 || alloc <= 100*52.0/84 {
 			t.Errorf("%v: %v GPUs, %.2f%% allocated at 100%%; want 84, and more than the device-plugin GPUs' 61.90%%", run["profile"], total, alloc)
 		}
+	}
+}
+
+// TestWhatIfCLI runs whatif on a small snapshot: whatif.json holds a run per profile and seed,
+// placements.csv where each placed pending Pod went, stdout the table; a workload that names no
+// node is not a snapshot.
+func TestWhatIfCLI(t *testing.T) {
+	dir := t.TempDir()
+	nodes, pods, plain := filepath.Join(dir, "cluster.yaml"), filepath.Join(dir, "workload.yaml"), filepath.Join(dir, "plain.yaml")
+	for path, text := range map[string]string{
+		nodes: "nodes:\n- {name: gpu, count: 2, cpu: \"64\", memory: 512Gi, gpus: 4}\n",
+		pods: "pods:\n- {name: a, cpu: \"4\", gpus: 3, node: gpu-0, createdAt: 0}\n- {name: b, cpu: \"4\", gpus: 3, node: gpu-1, createdAt: 1}\n" +
+			"- {name: c, cpu: \"4\", gpus: 2, createdAt: 2}\n- {name: d, cpu: \"4\", gpus: 1, createdAt: 3}\n",
+		plain: "pods:\n- {name: a, cpu: \"4\", gpus: 3}\n",
+	} {
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := run(t, "whatif", "--nodes", nodes, "--pods", pods, "--config", repoConfig, "--profiles", "gpu-scheduler,default", "--seeds", "1-2", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stdout, "pending GPU Pods placed") || !strings.Contains(stdout, "1/2") {
+		t.Errorf("table (want d placed, c not: 1 free GPU per node):\n%s", stdout)
+	}
+	data, err := os.ReadFile(filepath.Join(out, WhatIfSummaryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum WhatIfSummary
+	if err := json.Unmarshal(data, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Runs) != 4 || sum.Bound != 2 || sum.Pending != 2 {
+		t.Fatalf("%d runs, %d bound, %d pending; want 4, 2, 2", len(sum.Runs), sum.Bound, sum.Pending)
+	}
+	csvData, err := os.ReadFile(filepath.Join(out, WhatIfPlacementsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows := strings.Count(string(csvData), ",d,gpu-"); rows != 4 {
+		t.Errorf("placements.csv places d %d times, want once per run:\n%s", rows, csvData)
+	}
+	if code, _, stderr := run(t, "whatif", "--nodes", nodes, "--pods", plain, "--config", repoConfig, "--out", out); code != 1 || !strings.Contains(stderr, "no Pod names its node") {
+		t.Errorf("a workload without nodes: exit %d\n%s", code, stderr)
 	}
 }

@@ -20,6 +20,9 @@ import (
 const (
 	ModeInflate = "inflate"
 	ModeReplay  = "replay"
+	// ModeWhatIf replays a snapshot (gpu-sim snapshot) two ways: today's pending Pods on the
+	// cluster as it is, and the bound Pods from empty.
+	ModeWhatIf = "whatif"
 )
 
 // DefaultConfig is the scheduler config whose profiles are simulated beside the baselines.
@@ -59,6 +62,8 @@ Usage:
   gpu-sim gangs   --nodes FILE (--pods FILE | --generate N) [--seeds 42] [--config FILE]
                   [--profiles gpu-scheduler] --out DIR
   gpu-sim snapshot [--kubeconfig FILE] [--namespace NS] --out DIR
+  gpu-sim whatif  --nodes SNAP/cluster.yaml --pods SNAP/workload.yaml [--config FILE] [--profiles a,b]
+                  [--seeds 42] [--parallel N] --out DIR
   gpu-sim --version
   gpu-sim <mode> --help
 
@@ -70,8 +75,10 @@ Modes:
            FIFO queue until deletions free room. Reports queueing delay and allocation over time.
   gangs    gang jobs (PodGroups, all or nothing) in time, gpu-scheduler vs plain coscheduling (its
            profile without topology levels): jobs inside one leaf/fabric, wait, allocation.
-  snapshot a live cluster's Nodes and Pods as a cluster and a workload YAML (no Secrets, no env), to
-           replay through every profile: what would each have done on my cluster?
+  snapshot a live cluster's Nodes and Pods as a cluster and a workload YAML (no Secrets, no env).
+  whatif   a snapshot through every profile: today's pending Pods on the cluster as it is (how many
+           each places, and where), and the bound Pods placed again from empty (allocation and
+           fragmentation beside today's).
 
 Every mode names its inputs alike: --nodes the cluster, --pods the workload (for gangs, the gang jobs),
 --seeds the seed(s) and --profiles the profile(s) to run.
@@ -103,18 +110,22 @@ func newFlagSet(mode string, o *Options, output io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.Parallel, "parallel", 1, "runs (profile x seed) to execute at once")
 	fs.BoolVar(&o.Strict, "strict", false, "fail on the first bad CSV row instead of skipping and counting it")
 	fs.StringVar(&o.Out, "out", "", "directory for summary.json, timelines and the chart (required)")
-	if mode == ModeInflate {
+	switch mode {
+	case ModeInflate:
 		fs.Float64Var(&o.Ratio, "ratio", 1.3, "inflate the workload to this multiple of the cluster's GPUs")
-	} else {
+	case ModeReplay:
 		fs.IntVar(&o.RetryCap, "retry-cap", sim.DefaultRetryCap, "scheduling cycles spent, at most, on queued pods after each batch of deletions")
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(output, "Usage: gpu-sim %s [flags]\n\nFlags:\n", mode)
 		fs.PrintDefaults()
-		if mode == ModeInflate {
+		switch mode {
+		case ModeInflate:
 			fmt.Fprint(output, "\nExample:\n  gpu-sim inflate --nodes openb_node_list_gpu_node.csv --pods openb_pod_list_default.csv --seeds 42-51 --out out/default\n")
-		} else {
+		case ModeReplay:
 			fmt.Fprint(output, "\nExample:\n  gpu-sim replay --nodes openb_node_list_gpu_node.csv --pods openb_pod_list_default.csv --out out/replay\n")
+		default:
+			fmt.Fprint(output, "\nExample (a gpu-sim snapshot):\n  gpu-sim whatif --nodes snap/cluster.yaml --pods snap/workload.yaml --out snap/whatif\n")
 		}
 	}
 	return fs
@@ -122,8 +133,8 @@ func newFlagSet(mode string, o *Options, output io.Writer) *flag.FlagSet {
 
 // ParseArgs parses the arguments after the mode. A help request returns flag.ErrHelp.
 func ParseArgs(mode string, args []string, output io.Writer) (*Options, error) {
-	if mode != ModeInflate && mode != ModeReplay {
-		return nil, fmt.Errorf("unknown mode %q: want %s, %s or %s", mode, ModeInflate, ModeReplay, ModeGangs)
+	if mode != ModeInflate && mode != ModeReplay && mode != ModeWhatIf {
+		return nil, fmt.Errorf("unknown mode %q: want %s, %s, %s, %s or %s", mode, ModeInflate, ModeReplay, ModeWhatIf, ModeGangs, ModeSnapshot)
 	}
 	o := &Options{Mode: mode}
 	fs := newFlagSet(mode, o, output)

@@ -45,7 +45,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, version 
 		fmt.Fprintf(stderr, "gpu-sim: %v\nRun 'gpu-sim --help' for usage.\n", err)
 		return 2
 	}
-	if _, err := Run(ctx, o, stdout, stderr, version); err != nil {
+	run := func() error { _, err := Run(ctx, o, stdout, stderr, version); return err }
+	if o.Mode == ModeWhatIf {
+		run = func() error { _, err := RunWhatIf(ctx, o, stdout, stderr, version); return err }
+	}
+	if err := run(); err != nil {
 		fmt.Fprintf(stderr, "gpu-sim: %v\n", err)
 		return 1
 	}

@@ -95,7 +95,9 @@ func SnapshotOf(nodes []v1.Node, pods []v1.Pod, slices []resourceapi.ResourceSli
 		if len(s.Workload.Pods) == 0 {
 			first = created
 		}
-		s.Workload.Pods = append(s.Workload.Pods, podShapeOf(pod, demand, created-first))
+		shape := podShapeOf(pod, demand, created-first)
+		shape.Node = pod.Spec.NodeName
+		s.Workload.Pods = append(s.Workload.Pods, shape)
 		bound, asksGPU := pod.Spec.NodeName != "", !demand.None()
 		switch {
 		case bound:

@@ -104,6 +104,9 @@ func TestSnapshotOf(t *testing.T) {
 	if tr.GPUMilli != 2000 || tr.CreatedAt != 5 || tr.Pod.Annotations[gpu.ModelAnnotation] != "NVIDIA-H100-80GB-HBM3" || tr.Pod.Labels["team"] != "a" {
 		t.Errorf("ml.train: %d milli, created at %d, annotations %v, labels %v", tr.GPUMilli, tr.CreatedAt, tr.Pod.Annotations, tr.Pod.Labels)
 	}
+	if tr.Node != "gpu-0" || pods[0].Node != "" {
+		t.Errorf("nodes %q and %q, want gpu-0 for the bound Pod and none for the pending one", tr.Node, pods[0].Node)
+	}
 	if got := tr.Pod.Spec.Containers[0].Resources.Requests[v1.ResourceMemory]; got.Cmp(resource.MustParse("64Gi")) != 0 {
 		t.Errorf("ml.train memory %s, want 64Gi", got.String())
 	}

@@ -51,6 +51,9 @@ type Pod struct {
 	ScheduledAt int64
 	// QoS and Phase are the openb qos and pod_phase columns, empty elsewhere. Informational only.
 	QoS, Phase string
+	// Node held the Pod when a snapshot was taken (gpu-sim whatif); empty for a pending Pod and
+	// outside snapshots.
+	Node string
 }
 
 // Cluster is a simulated cluster: its nodes, and the ResourceSlices in which NVIDIA's DRA driver

@@ -104,6 +104,9 @@ type PodShape struct {
 	// never when absent.
 	CreatedAt *int64 `json:"createdAt,omitempty"`
 	DeletedAt *int64 `json:"deletedAt,omitempty"`
+	// Node is the node that held the Pod when a snapshot was taken (gpu-sim whatif keeps it there);
+	// inflate and replay place every Pod themselves.
+	Node string `json:"node,omitempty"`
 }
 
 // StringList is a YAML list of strings that also accepts a single string.
@@ -374,6 +377,11 @@ func ReadWorkloadYAML(r io.Reader, source string) ([]Pod, error) {
 				return nil, fail("deletedAt %d is before createdAt %d", deleted, created)
 			}
 		}
+		if e.Node != "" {
+			if msg := checkNodeName(e.Node); msg != "" {
+				return nil, fail("node %q: %s", truncate(e.Node, 80), msg)
+			}
+		}
 		shape.name = e.Name
 		milli, err := gpuMilli(newPod(&shape)) // every pod of the entry requests the same
 		if err != nil {
@@ -392,7 +400,7 @@ func ReadWorkloadYAML(r io.Reader, source string) ([]Pod, error) {
 			}
 			names[name] = i
 			shape.name = name
-			pods = append(pods, Pod{Pod: newPod(&shape), GPUMilli: milli, CreatedAt: created, DeletedAt: deleted, ScheduledAt: NoTime})
+			pods = append(pods, Pod{Pod: newPod(&shape), GPUMilli: milli, CreatedAt: created, DeletedAt: deleted, ScheduledAt: NoTime, Node: e.Node})
 		}
 	}
 	return pods, nil
