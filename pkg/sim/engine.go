@@ -200,13 +200,18 @@ func (s *Simulator) Schedule(pod *v1.Pod) (Placement, error) {
 		}
 		chosen = feasible[s.selectHost(scores)]
 	}
+	return s.assume(state, pod, chosen)
+}
+
+// assume reserves the Pod on the chosen node, as kube-scheduler does: Reserve gets the assumed copy
+// (plugins may annotate it) and sees the node as it was before this Pod, like the scheduler's
+// snapshot; then the copy joins the node.
+func (s *Simulator) assume(state fwk.CycleState, pod *v1.Pod, chosen fwk.NodeInfo) (Placement, error) {
 	nodeName := chosen.Node().Name
-	// As kube-scheduler: Reserve gets the assumed copy (plugins may annotate it) and sees the node as
-	// it was before this Pod, like the scheduler's snapshot; then the copy joins the node.
 	assumed := pod.DeepCopy()
 	assumed.Spec.NodeName = nodeName
-	if status := s.fw.RunReservePluginsReserve(ctx, state, assumed, nodeName); !status.IsSuccess() {
-		s.fw.RunReservePluginsUnreserve(ctx, state, assumed, nodeName)
+	if status := s.fw.RunReservePluginsReserve(s.ctx, state, assumed, nodeName); !status.IsSuccess() {
+		s.fw.RunReservePluginsUnreserve(s.ctx, state, assumed, nodeName)
 		return Placement{Reasons: map[string]int{status.Message(): 1}}, nil
 	}
 	podInfo, err := framework.NewPodInfo(assumed)
@@ -215,6 +220,29 @@ func (s *Simulator) Schedule(pod *v1.Pod) (Placement, error) {
 	}
 	chosen.AddPodInfo(podInfo)
 	return Placement{Node: nodeName, Pod: assumed}, nil
+}
+
+// Keep puts a Pod that a node already holds back on that node, as the profile would account for it
+// there: PreFilter, then Filter on that node alone (whatever PreFilter would have narrowed the
+// nodes to, e.g. a gang plan made without the gang), then Reserve, which picks a share's GPU and
+// allocates DRA devices. A Pod the profile would not have put there is not placed; Reasons say why.
+func (s *Simulator) Keep(pod *v1.Pod, nodeName string) (Placement, error) {
+	ni, err := s.cluster.Get(nodeName)
+	if err != nil {
+		return Placement{Reasons: map[string]int{fmt.Sprintf("node %s is not in the cluster", nodeName): 0}}, nil
+	}
+	state := framework.NewCycleState()
+	if _, status, _ := s.fw.RunPreFilterPlugins(s.ctx, state, pod); status.Code() == fwk.Error {
+		return Placement{}, status.AsError()
+	} else if !status.IsSuccess() {
+		return Placement{Reasons: map[string]int{status.Message(): 0}}, nil
+	}
+	if status := s.fw.RunFilterPlugins(s.ctx, state, pod, ni); status.Code() == fwk.Error {
+		return Placement{}, status.AsError()
+	} else if !status.IsSuccess() {
+		return Placement{Reasons: map[string]int{status.Message(): 1}}, nil
+	}
+	return s.assume(state, pod, ni)
 }
 
 // Remove takes a placed Pod off its node, as a deletion does, and gives back its DRA devices. The

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	v1 "k8s.io/api/core/v1"
-
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/sim/trace"
 )
@@ -77,7 +75,7 @@ func WhatIf(ctx context.Context, profile Profile, cl trace.Cluster, pods []trace
 		if p.GPUMilli > 0 {
 			res.PendingGPU++
 		}
-		placed, err := today.place(p.Pod)
+		placed, err := today.measure(today.s.Schedule(p.Pod))
 		if err != nil {
 			return nil, fmt.Errorf("pod %s: %w", p.Pod.Name, err)
 		}
@@ -129,7 +127,7 @@ func whatIfRun(ctx context.Context, profile Profile, cl trace.Cluster, shapes []
 	return &whatIfSim{s: s, frag: frag, cancel: cancel}, nil
 }
 
-// placeBound places the snapshot's bound Pods in creation order, each on its node when pinned:
+// placeBound places the snapshot's bound Pods in creation order, each kept on its node when pinned:
 // how many were placed and not, and the GPU thousandths the placed ones hold.
 func (w *whatIfSim) placeBound(pods []trace.Pod, pinned bool) (placed, failed int, held int64, err error) {
 	for i := range pods {
@@ -137,12 +135,11 @@ func (w *whatIfSim) placeBound(pods []trace.Pod, pinned bool) (placed, failed in
 		if p.Node == "" {
 			continue
 		}
-		pod := p.Pod
+		place := func() (Placement, error) { return w.s.Schedule(p.Pod) }
 		if pinned {
-			pod = pod.DeepCopy()
-			pod.Spec.NodeName = p.Node
+			place = func() (Placement, error) { return w.s.Keep(p.Pod, p.Node) }
 		}
-		node, err := w.place(pod)
+		node, err := w.measure(place())
 		if err != nil {
 			return 0, 0, 0, fmt.Errorf("pod %s: %w", p.Pod.Name, err)
 		}
@@ -156,9 +153,8 @@ func (w *whatIfSim) placeBound(pods []trace.Pod, pinned bool) (placed, failed in
 	return placed, failed, held, nil
 }
 
-// place schedules the Pod and measures the node it lands on; "" when it is not placed.
-func (w *whatIfSim) place(pod *v1.Pod) (string, error) {
-	placed, err := w.s.Schedule(pod)
+// measure notes a placement's node in the fragmentation; "" when the Pod was not placed.
+func (w *whatIfSim) measure(placed Placement, err error) (string, error) {
 	if err != nil || placed.Node == "" {
 		return "", err
 	}

@@ -46,3 +46,40 @@ func TestWhatIf(t *testing.T) {
 		t.Errorf("from empty the packing profile fragments %.2f%%, more than the cluster as found (%.2f%%)", res.FragPct, res.LiveFragPct)
 	}
 }
+
+// TestKeepGangMember: a bound gang member stays on its node though the gang plan Interconnect makes
+// without its PodGroup would put it elsewhere (scheduling it pinned by nodeName finds no node).
+func TestKeepGangMember(t *testing.T) {
+	cl, err := trace.ReadClusterYAML(strings.NewReader(`nodes:
+- {name: gpu-0, cpu: "64", memory: 512Gi, gpus: 4, labels: {network.gpu-scheduler.io/ib-fabric: f1}}
+- {name: gpu-1, cpu: "64", memory: 512Gi, gpus: 4, labels: {network.gpu-scheduler.io/ib-fabric: f2}}
+`), "cluster.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	member := func(name string) trace.Pod {
+		pods, err := trace.ReadWorkloadYAML(strings.NewReader(`pods:
+- {name: `+name+`, cpu: "4", gpus: 4, node: gpu-1, labels: {scheduling.x-k8s.io/pod-group: g}, annotations: {gpu-scheduler.io/topology-required: ib-fabric}}
+`), "workload.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pods[0]
+	}
+	s, err := New(context.Background(), shippedProfile(t), cl, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := member("w0").Pod.DeepCopy()
+	pinned.Spec.NodeName = "gpu-1"
+	if p, err := s.Schedule(pinned); err != nil || p.Node != "" {
+		t.Fatalf("scheduling the member pinned to gpu-1: %q %v; the plan was expected to name gpu-0", p.Node, err)
+	}
+	p, err := s.Keep(member("w1").Pod, "gpu-1")
+	if err != nil || p.Node != "gpu-1" {
+		t.Fatalf("Keep: %q %v %v, want gpu-1", p.Node, err, SortedReasons(p.Reasons))
+	}
+	if p, _ := s.Keep(member("w2").Pod, "gpu-1"); p.Node != "" {
+		t.Errorf("a second 4-GPU member kept on the full gpu-1")
+	}
+}
