@@ -84,15 +84,16 @@ func TestKWOKSmoke(t *testing.T) {
 	if _, err := c.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// The Pod comes once kwok holds the node (Ready): a Pod event that reaches kwok before it holds
+	// the node's lease is skipped as read-only, and kwok v0.8.0 may not look at it again.
+	if err := cp.WaitNodesReady(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceDefault, Name: "bound"},
 		Spec:       corev1.PodSpec{NodeName: node.Name, Containers: []corev1.Container{{Name: "c", Image: "x"}}},
 	}
 	if _, err := c.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-
-	if err := cp.WaitNodesReady(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
 	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
