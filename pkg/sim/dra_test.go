@@ -156,7 +156,7 @@ func TestDRAGangRollback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	placements, err := s.ScheduleGang("default", "big", gang("big", 3, 4))
+	placements, err := s.ScheduleGang("default", "big", 3, gang("big", 3, 4))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestDRAGangRollback(t *testing.T) {
 	if free, err := s.FreeWhole(nil); err != nil || free[0] != 4 || free[1] != 4 {
 		t.Fatalf("free devices %v (%v) after the gang was undone, want 4 on each node", free, err)
 	}
-	placements, err = s.ScheduleGang("default", "fits", gang("fits", 2, 4))
+	placements, err = s.ScheduleGang("default", "fits", 2, gang("fits", 2, 4))
 	if err != nil {
 		t.Fatal(err)
 	}

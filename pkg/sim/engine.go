@@ -12,14 +12,17 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	apiruntime "k8s.io/apimachinery/pkg/runtime"
+	feature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/client-go/informers"
 	clientsetfake "k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/cache"
 	basemetrics "k8s.io/component-base/metrics"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/features"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 	intree "k8s.io/kubernetes/pkg/scheduler/framework/plugins"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/noderesources"
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 	schedmetrics "k8s.io/kubernetes/pkg/scheduler/metrics"
 
@@ -225,7 +228,10 @@ func (s *Simulator) assume(state fwk.CycleState, pod *v1.Pod, chosen fwk.NodeInf
 // Keep puts a Pod that a node already holds back on that node, as the profile would account for it
 // there: PreFilter, then Filter on that node alone (whatever PreFilter would have narrowed the
 // nodes to, e.g. a gang plan made without the gang), then Reserve, which picks a share's GPU and
-// allocates DRA devices. A Pod the profile would not have put there is not placed; Reasons say why.
+// allocates DRA devices. A Pod the profile's Filter turns away is kept all the same when the node
+// has room for it (its CPU, memory and Pod count as NodeResourcesFit counts them, its GPUs as the
+// profile counts them): it is there, whatever this profile would have done; Reasons then say what
+// the Filter objected. A Pod the node has no room for is not placed.
 func (s *Simulator) Keep(pod *v1.Pod, nodeName string) (Placement, error) {
 	ni, err := s.cluster.Get(nodeName)
 	if err != nil {
@@ -237,12 +243,44 @@ func (s *Simulator) Keep(pod *v1.Pod, nodeName string) (Placement, error) {
 	} else if !status.IsSuccess() {
 		return Placement{Reasons: map[string]int{status.Message(): 0}}, nil
 	}
-	if status := s.fw.RunFilterPlugins(s.ctx, state, pod, ni); status.Code() == fwk.Error {
+	status := s.fw.RunFilterPlugins(s.ctx, state, pod, ni)
+	if status.Code() == fwk.Error {
 		return Placement{}, status.AsError()
-	} else if !status.IsSuccess() {
-		return Placement{Reasons: map[string]int{status.Message(): 1}}, nil
 	}
-	return s.assume(state, pod, ni)
+	if status.IsSuccess() {
+		return s.assume(state, pod, ni)
+	}
+	objection := map[string]int{status.Message(): 1}
+	if room, err := s.hasRoom(pod, ni); err != nil || !room {
+		return Placement{Reasons: objection}, err
+	}
+	placed, err := s.assume(state, pod, ni)
+	if placed.Node != "" {
+		placed.Reasons = objection
+	}
+	return placed, err
+}
+
+// hasRoom reports whether the node has room for the Pod, whatever the profile's policy: CPU,
+// memory, Pod count and device-plugin resources as NodeResourcesFit counts them, and the Pod's GPUs
+// (whole, a share, or DRA devices) as the profile's plugins count them.
+func (s *Simulator) hasRoom(pod *v1.Pod, ni fwk.NodeInfo) (bool, error) {
+	opts := noderesources.ResourceRequestsOptions{
+		EnablePodLevelResources:   feature.DefaultFeatureGate.Enabled(features.PodLevelResources),
+		EnableDRAExtendedResource: feature.DefaultFeatureGate.Enabled(features.DRAExtendedResource),
+	}
+	if len(noderesources.Fits(pod, ni, s.fw.SharedDRAManager(), opts)) > 0 {
+		return false, nil
+	}
+	view, err := s.GPUs()
+	if err != nil {
+		return false, err
+	}
+	demand, err := view.Demand(pod)
+	if err != nil || demand.None() {
+		return err == nil, nil
+	}
+	return view.Of(ni).Fits(demand), nil
 }
 
 // Remove takes a placed Pod off its node, as a deletion does, and gives back its DRA devices. The

@@ -518,7 +518,7 @@ func (g *gangRun) try(i int, now int64) (bool, error) {
 	}
 	j := &g.jobs[i]
 	g.res.GangAttempts++
-	placements, err := g.s.ScheduleGang(trace.Namespace, j.Name, g.gangPods(i))
+	placements, err := g.s.ScheduleGang(trace.Namespace, j.Name, j.Pods, g.gangPods(i))
 	if err != nil {
 		return false, fmt.Errorf("job %s: %w", j.Name, err)
 	}

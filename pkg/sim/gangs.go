@@ -54,11 +54,12 @@ func simRegistry(registry frameworkruntime.Registry, sizes *gangSizes) {
 	registry[interconnect.Name] = interconnect.NewWithGangSizer(sizes)
 }
 
-// ScheduleGang places a gang (the members of one PodGroup, all of them its minMember) all or nothing,
-// as Coscheduling's Permit barrier does: members are scheduled one by one, and if one cannot be
-// placed, those already placed are taken off again.
-func (s *Simulator) ScheduleGang(namespace, name string, members []*v1.Pod) ([]Placement, error) {
-	s.gangs.set(namespace, name, len(members))
+// ScheduleGang places members of a gang (PodGroup name, whose minMember the Interconnect plugin
+// reads) all or nothing, as Coscheduling's Permit barrier does: members are scheduled one by one,
+// and if one cannot be placed, those already placed are taken off again and the last Placement
+// has no node.
+func (s *Simulator) ScheduleGang(namespace, name string, minMember int, members []*v1.Pod) ([]Placement, error) {
+	s.gangs.set(namespace, name, minMember)
 	out := make([]Placement, 0, len(members))
 	for _, pod := range members {
 		p, err := s.Schedule(pod)

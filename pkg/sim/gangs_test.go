@@ -37,7 +37,7 @@ func TestScheduleGang(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	placements, err := s.ScheduleGang("default", "train", gang("train", 4, 8, gpu.TopologyRequiredAnnotation, "ib-fabric"))
+	placements, err := s.ScheduleGang("default", "train", 4, gang("train", 4, 8, gpu.TopologyRequiredAnnotation, "ib-fabric"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestScheduleGang(t *testing.T) {
 		t.Errorf("gang spread over fabrics %v, want only f2 (the one that holds it)", fabrics)
 	}
 	// 3 x 8 more: f1 has 2 nodes free, f2 none: all or nothing, so nothing.
-	placements, err = s.ScheduleGang("default", "big", gang("big", 3, 8, gpu.TopologyRequiredAnnotation, "ib-fabric"))
+	placements, err = s.ScheduleGang("default", "big", 3, gang("big", 3, 8, gpu.TopologyRequiredAnnotation, "ib-fabric"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func Inflate(ctx context.Context, profile Profile, cl trace.Cluster, pods []trac
 	if capacity == 0 {
 		return nil, fmt.Errorf("the cluster has no GPUs")
 	}
-	frag, err := newFragTracker(s, shapesOf(pods))
+	usage, err := newUsageTracker(s, shapesOf(pods))
 	if err != nil {
 		return nil, err
 	}
@@ -86,11 +86,11 @@ func Inflate(ctx context.Context, profile Profile, cl trace.Cluster, pods []trac
 		} else {
 			res.PodsScheduled++
 			allocated += p.GPUMilli
-			if err := frag.update(s.cluster.byName[placed.Node]); err != nil {
+			if err := usage.update(s.cluster.byName[placed.Node]); err != nil {
 				return nil, err
 			}
 		}
-		pt := Point{ArrivedPct: 100 * float64(arrived) / capacity, AllocPct: 100 * float64(allocated) / capacity, FragPct: 100 * frag.total / capacity}
+		pt := Point{ArrivedPct: 100 * float64(arrived) / capacity, AllocPct: 100 * float64(allocated) / capacity, FragPct: 100 * usage.frag / capacity}
 		res.Timeline = append(res.Timeline, pt)
 		if !reached && pt.ArrivedPct >= 100 {
 			reached = true
@@ -144,20 +144,21 @@ func shapesOf(pods []trace.Pod) []gpu.Shape {
 	return shapes
 }
 
-// fragTracker keeps each node's expected fragmentation and their sum, recomputing only the node a
-// placement changed: the cost per Pod is one node times the shapes, not the whole cluster.
-type fragTracker struct {
+// usageTracker keeps each node's GPU usage (gpu.NodeUsage: expected fragmentation, stranded GPUs)
+// and their sums, measuring again only the node a placement changed.
+type usageTracker struct {
 	s        *Simulator
 	nodes    []fwk.NodeInfo
 	workload *gpu.Workload
-	byNode   []float64
-	total    float64
-	free     []int64
+	byNode   []gpu.Usage
+	// frag is the sum of the nodes' fragmentation, stranded of their stranded GPU thousandths.
+	frag     float64
+	stranded int64
 }
 
-func newFragTracker(s *Simulator, shapes []gpu.Shape) (*fragTracker, error) {
+func newUsageTracker(s *Simulator, shapes []gpu.Shape) (*usageTracker, error) {
 	nodes := s.Nodes()
-	t := &fragTracker{s: s, nodes: nodes, workload: gpu.NewWorkload(shapes), byNode: make([]float64, len(nodes))}
+	t := &usageTracker{s: s, nodes: nodes, workload: gpu.NewWorkload(shapes), byNode: make([]gpu.Usage, len(nodes))}
 	for i := range nodes {
 		if err := t.update(i); err != nil {
 			return nil, err
@@ -167,16 +168,14 @@ func newFragTracker(s *Simulator, shapes []gpu.Shape) (*fragTracker, error) {
 }
 
 // update measures node i again, its GPUs as the plugins count them.
-func (t *fragTracker) update(i int) error {
+func (t *usageTracker) update(i int) error {
 	view, err := t.s.GPUs()
 	if err != nil {
 		return err
 	}
-	ni := t.nodes[i]
-	state := view.Of(ni)
-	t.free = state.FreeSlices(t.free[:0])
-	f := t.workload.Fragmentation(t.workload.RoomOf(ni, state, view, gpu.DefaultModelLabel), t.free)
-	t.total += f - t.byNode[i]
-	t.byNode[i] = f
+	u := gpu.NodeUsage(t.nodes[i], view, t.workload, gpu.DefaultModelLabel)
+	t.frag += u.Fragmented - t.byNode[i].Fragmented
+	t.stranded += u.Stranded - t.byNode[i].Stranded
+	t.byNode[i] = u
 	return nil
 }

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	v1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
+
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/sim/trace"
 )
@@ -19,15 +22,21 @@ type WhatIfResult struct {
 	// shares and DRA devices are accounted as the profile accounts them), then today's pending
 	// Pods in creation order.
 	Kept int `json:"bound_kept"`
-	// NoLongerFit counts bound Pods the profile would not have put on their node (e.g. a share on a
-	// DRA node, or more than the node has): left out of today's cluster.
+	// KeptAgainstPolicy counts the kept Pods that the profile's Filter would not have put on their
+	// node (e.g. a CPU-only Pod where AntiStranding holds CPU back for the GPUs): they are there,
+	// and kept.
+	KeptAgainstPolicy int `json:"bound_kept_against_policy"`
+	// NoLongerFit counts bound Pods their node has no room for as the profile counts it (e.g. a
+	// share on a DRA node, or more than the node has): left out of today's cluster.
 	NoLongerFit int `json:"bound_no_longer_fit"`
-	// LiveAllocPct and LiveFragPct are today's cluster as kept: GPU allocation and fragmentation
-	// (the workload's own shapes, FGD's measure), in % of the GPUs.
-	LiveAllocPct float64 `json:"live_gpu_alloc_pct"`
-	LiveFragPct  float64 `json:"live_gpu_frag_pct"`
-	Pending      int     `json:"pending"`
-	PendingGPU   int     `json:"pending_gpu"`
+	// LiveAllocPct, LiveFragPct and LiveStrandedPct are today's cluster as kept: GPU allocation,
+	// fragmentation (the workload's own shapes, FGD's measure) and stranded GPUs (free GPUs whose
+	// node has too little CPU or memory left for any of the workload's GPU shapes), in % of the GPUs.
+	LiveAllocPct    float64 `json:"live_gpu_alloc_pct"`
+	LiveFragPct     float64 `json:"live_gpu_frag_pct"`
+	LiveStrandedPct float64 `json:"live_gpu_stranded_pct"`
+	Pending         int     `json:"pending"`
+	PendingGPU      int     `json:"pending_gpu"`
 	// PendingPlaced and PendingGPUPlaced count today's pending Pods the profile places, and
 	// Placements says where (Pod name -> node).
 	PendingPlaced    int               `json:"pending_placed"`
@@ -39,13 +48,18 @@ type WhatIfResult struct {
 	ReplacedFail int     `json:"replaced_failed"`
 	AllocPct     float64 `json:"gpu_alloc_pct"`
 	FragPct      float64 `json:"gpu_frag_pct"`
+	StrandedPct  float64 `json:"gpu_stranded_pct"`
 	WallSeconds  float64 `json:"wall_seconds"`
 }
 
 // WhatIf answers, for one profile, what a snapshot asks: (a) with the bound Pods kept where they
 // are, how many of today's pending Pods the profile places, and where; (b) placing the bound Pods
-// again from an empty cluster in creation order, the GPU allocation and fragmentation it reaches,
-// beside today's. pods are a snapshot's workload (trace.Pod.Node set for the bound ones).
+// again from an empty cluster in creation order, the GPU allocation, fragmentation and stranded
+// GPUs it reaches, beside today's. pods are a snapshot's workload (trace.Pod.Node set for the bound
+// ones). A gang's members are placed together, all or nothing, when its first member's turn comes,
+// as Coscheduling's Permit would let them go: today, the pending members once they and the kept
+// ones make up minMember (fewer wait, unplaced; beyond minMember, one by one); from empty, the bound
+// members.
 func WhatIf(ctx context.Context, profile Profile, cl trace.Cluster, pods []trace.Pod, seed int64) (*WhatIfResult, error) {
 	start := time.Now()
 	res := &WhatIfResult{Profile: profile.Name, Seed: seed, GPUs: cl.GPUs(), Placements: map[string]string{}}
@@ -54,39 +68,51 @@ func WhatIf(ctx context.Context, profile Profile, cl trace.Cluster, pods []trace
 		return nil, fmt.Errorf("the cluster has no GPUs")
 	}
 	shapes := shapesOf(pods)
+	var bound, pending []*trace.Pod
+	for i := range pods {
+		if pods[i].Node != "" {
+			bound = append(bound, &pods[i])
+		} else {
+			pending = append(pending, &pods[i])
+		}
+	}
 
 	today, err := whatIfRun(ctx, profile, cl, shapes, seed)
 	if err != nil {
 		return nil, err
 	}
 	defer today.cancel()
-	kept, noFit, held, err := today.placeBound(pods, true)
-	if err != nil {
-		return nil, err
-	}
-	res.Kept, res.NoLongerFit = kept, noFit
-	res.LiveAllocPct, res.LiveFragPct = 100*float64(held)/capacity, 100*today.frag.total/capacity
-	for i := range pods {
-		p := &pods[i]
-		if p.Node != "" {
+	keptByGang := map[*trace.Gang]int{}
+	for _, p := range bound {
+		placed, err := today.keep(p)
+		if err != nil {
+			return nil, err
+		}
+		if !placed {
+			res.NoLongerFit++
 			continue
 		}
+		res.Kept++
+		keptByGang[p.Gang]++
+	}
+	res.KeptAgainstPolicy = today.objected
+	res.LiveAllocPct, res.LiveFragPct, res.LiveStrandedPct = today.percents(capacity)
+	err = today.placeInTurn(pending, func(gang *trace.Gang) int { return gang.MinMember - keptByGang[gang] }, func(p *trace.Pod, node string) {
 		res.Pending++
 		if p.GPUMilli > 0 {
 			res.PendingGPU++
 		}
-		placed, err := today.measure(today.s.Schedule(p.Pod))
-		if err != nil {
-			return nil, fmt.Errorf("pod %s: %w", p.Pod.Name, err)
-		}
-		if placed == "" {
-			continue
+		if node == "" {
+			return
 		}
 		res.PendingPlaced++
 		if p.GPUMilli > 0 {
 			res.PendingGPUPlaced++
 		}
-		res.Placements[p.Pod.Name] = placed
+		res.Placements[p.Pod.Name] = node
+	})
+	if err != nil {
+		return nil, err
 	}
 	today.cancel() // its caches go before the second run's fill
 
@@ -95,21 +121,35 @@ func WhatIf(ctx context.Context, profile Profile, cl trace.Cluster, pods []trace
 		return nil, err
 	}
 	defer empty.cancel()
-	replaced, failed, held, err := empty.placeBound(pods, false)
+	err = empty.placeInTurn(bound, func(*trace.Gang) int { return 1 }, func(_ *trace.Pod, node string) {
+		if node == "" {
+			res.ReplacedFail++
+		} else {
+			res.Replaced++
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
-	res.Replaced, res.ReplacedFail = replaced, failed
-	res.AllocPct, res.FragPct = 100*float64(held)/capacity, 100*empty.frag.total/capacity
+	res.AllocPct, res.FragPct, res.StrandedPct = empty.percents(capacity)
 	res.WallSeconds = time.Since(start).Seconds()
 	return res, nil
 }
 
-// whatIfSim is a simulator and the fragmentation of its nodes.
+// whatIfSim is a simulator and the GPU usage of its nodes.
 type whatIfSim struct {
 	s      *Simulator
-	frag   *fragTracker
+	usage  *usageTracker
 	cancel context.CancelFunc
+	// held is the GPU thousandths the placed Pods hold.
+	held int64
+	// objected counts the Pods kept against the profile's Filter (Simulator.Keep).
+	objected int
+}
+
+// percents are the GPU allocation, fragmentation and stranded GPUs in % of capacity (thousandths).
+func (w *whatIfSim) percents(capacity float64) (alloc, frag, stranded float64) {
+	return 100 * float64(w.held) / capacity, 100 * w.usage.frag / capacity, 100 * float64(w.usage.stranded) / capacity
 }
 
 func whatIfRun(ctx context.Context, profile Profile, cl trace.Cluster, shapes []gpu.Shape, seed int64) (*whatIfSim, error) {
@@ -119,44 +159,85 @@ func whatIfRun(ctx context.Context, profile Profile, cl trace.Cluster, shapes []
 		cancel()
 		return nil, err
 	}
-	frag, err := newFragTracker(s, shapes)
+	usage, err := newUsageTracker(s, shapes)
 	if err != nil {
 		cancel()
 		return nil, err
 	}
-	return &whatIfSim{s: s, frag: frag, cancel: cancel}, nil
+	return &whatIfSim{s: s, usage: usage, cancel: cancel}, nil
 }
 
-// placeBound places the snapshot's bound Pods in creation order, each kept on its node when pinned:
-// how many were placed and not, and the GPU thousandths the placed ones hold.
-func (w *whatIfSim) placeBound(pods []trace.Pod, pinned bool) (placed, failed int, held int64, err error) {
-	for i := range pods {
-		p := &pods[i]
-		if p.Node == "" {
+// keep keeps a bound Pod on its node (Simulator.Keep); false when the node has no room for it.
+func (w *whatIfSim) keep(p *trace.Pod) (bool, error) {
+	outcome, err := w.s.Keep(p.Pod, p.Node)
+	if err == nil && outcome.Node != "" && len(outcome.Reasons) > 0 {
+		w.objected++
+	}
+	return w.note(p, outcome, err)
+}
+
+// placeInTurn places pods in their order, each gang's members together when its first member's
+// turn comes: all or nothing once need(gang) of them are there (a gang short of them waits,
+// unplaced; one that needs none more places its members one by one). done hears each Pod's node,
+// "" when it was not placed.
+func (w *whatIfSim) placeInTurn(pods []*trace.Pod, need func(*trace.Gang) int, done func(p *trace.Pod, node string)) error {
+	seen := map[*trace.Gang]bool{}
+	for i, p := range pods {
+		if p.Gang == nil || need(p.Gang) <= 0 {
+			outcome, err := w.s.Schedule(p.Pod)
+			if _, err := w.note(p, outcome, err); err != nil {
+				return err
+			}
+			done(p, outcome.Node)
 			continue
 		}
-		place := func() (Placement, error) { return w.s.Schedule(p.Pod) }
-		if pinned {
-			place = func() (Placement, error) { return w.s.Keep(p.Pod, p.Node) }
+		if seen[p.Gang] {
+			continue
 		}
-		node, err := w.measure(place())
+		seen[p.Gang] = true
+		var members []*trace.Pod
+		for _, m := range pods[i:] {
+			if m.Gang == p.Gang {
+				members = append(members, m)
+			}
+		}
+		if len(members) < need(p.Gang) {
+			for _, m := range members {
+				done(m, "")
+			}
+			continue
+		}
+		objects := make([]*v1.Pod, len(members))
+		for j, m := range members {
+			objects[j] = m.Pod
+		}
+		outcomes, err := w.s.ScheduleGang(p.Pod.Namespace, p.Pod.Labels[v1alpha1.PodGroupLabel], p.Gang.MinMember, objects)
 		if err != nil {
-			return 0, 0, 0, fmt.Errorf("pod %s: %w", p.Pod.Name, err)
+			return fmt.Errorf("gang %s: %w", p.Gang.Name, err)
 		}
-		if node == "" {
-			failed++
-			continue
+		placed := len(outcomes) == len(members) && outcomes[len(outcomes)-1].Node != ""
+		for j, m := range members {
+			var outcome Placement
+			if placed {
+				outcome = outcomes[j]
+			}
+			if _, err := w.note(m, outcome, nil); err != nil {
+				return err
+			}
+			done(m, outcome.Node)
 		}
-		placed++
-		held += p.GPUMilli
 	}
-	return placed, failed, held, nil
+	return nil
 }
 
-// measure notes a placement's node in the fragmentation; "" when the Pod was not placed.
-func (w *whatIfSim) measure(placed Placement, err error) (string, error) {
-	if err != nil || placed.Node == "" {
-		return "", err
+// note counts a placement's GPUs and measures its node again; false when the Pod was not placed.
+func (w *whatIfSim) note(p *trace.Pod, outcome Placement, err error) (bool, error) {
+	if err != nil {
+		return false, fmt.Errorf("pod %s: %w", p.Pod.Name, err)
 	}
-	return placed.Node, w.frag.update(w.s.cluster.byName[placed.Node])
+	if outcome.Node == "" {
+		return false, nil
+	}
+	w.held += p.GPUMilli
+	return true, w.usage.update(w.s.cluster.byName[outcome.Node])
 }

@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,6 +44,18 @@ func TestSnapshot(t *testing.T) {
 		env.CreatePod(p)
 		daemon[p.Name] = env.WaitPodBound(ns, p.Name, bindTimeout, sched)
 	}
+	// A gang the daemon placed through Coscheduling: the snapshot carries its PodGroup, and whatif
+	// places its members again together.
+	env.CreatePodGroup(ns, "gang", 2)
+	members := sizedPods(ns, []int64{2, 2}, nil)
+	for i, m := range members {
+		m.Name, m.Labels = fmt.Sprintf("gang-%d", i), map[string]string{util.PodGroupLabel: "gang"}
+		env.CreatePod(m)
+	}
+	for _, m := range members {
+		daemon[m.Name] = env.WaitPodBound(ns, m.Name, bindTimeout, sched)
+	}
+	pods = append(pods, members...)
 	env.CreatePod(util.GPUPod(ns, "z-too-big", 16)) // stays Pending
 	finished := env.CreatePod(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "z-done"},
 		Spec: corev1.PodSpec{NodeName: "cpu", Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}})
@@ -57,8 +70,8 @@ func TestSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Nodes != 5 || sum.GPUTotal != 22 || sum.Bound != len(pods) || sum.Pending != 1 || sum.PendingGPU != 1 || sum.Skipped[trace.SkipFinished] != 1 {
-		t.Errorf("summary %+v: want 5 nodes, 22 GPUs, %d Pods bound, 1 pending asking for GPUs, 1 finished left out", sum, len(pods))
+	if sum.Nodes != 5 || sum.GPUTotal != 22 || sum.Bound != len(pods) || sum.Pending != 1 || sum.PendingGPU != 1 || sum.Skipped[trace.SkipFinished] != 1 || sum.PodGroups != 1 {
+		t.Errorf("summary %+v: want 5 nodes, 22 GPUs, %d Pods bound, 1 pending asking for GPUs, 1 finished left out, 1 PodGroup", sum, len(pods))
 	}
 	if !strings.Contains(stdout.String(), "pods pending") {
 		t.Errorf("stdout lacks the table:\n%s", stdout.String())
@@ -93,6 +106,9 @@ func TestSnapshot(t *testing.T) {
 	}
 	for _, p := range workload {
 		name := strings.TrimPrefix(p.Pod.Name, ns+".")
+		if inGang := strings.HasPrefix(name, "gang-"); inGang != (p.Gang != nil) || inGang && p.Gang.MinMember != 2 {
+			t.Errorf("%s: gang %+v", name, p.Gang)
+		}
 		live, ok := daemon[name]
 		if !ok {
 			continue // the pending Pod
@@ -130,7 +146,7 @@ func TestSnapshot(t *testing.T) {
 	} else if err := json.Unmarshal(data, &whatif); err != nil {
 		t.Fatal(err)
 	}
-	if r := whatif.Runs[0]; r.Kept != len(pods) || r.NoLongerFit != 0 || r.PendingGPU != 1 || r.PendingGPUPlaced != 0 || r.Replaced != len(pods) {
+	if r := whatif.Runs[0]; r.Kept != len(pods) || r.NoLongerFit != 0 || r.KeptAgainstPolicy != 0 || r.PendingGPU != 1 || r.PendingGPUPlaced != 0 || r.Replaced != len(pods) {
 		t.Errorf("whatif %+v: want the %d bound Pods kept and placed again from empty, the pending 16-GPU Pod nowhere", r, len(pods))
 	}
 

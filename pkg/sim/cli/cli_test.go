@@ -619,6 +619,23 @@ func TestWhatIfCLI(t *testing.T) {
 	if rows := strings.Count(string(csvData), ",d,gpu-"); rows != 4 {
 		t.Errorf("placements.csv places d %d times, want once per run:\n%s", rows, csvData)
 	}
+	svg, err := os.ReadFile(filepath.Join(out, WhatIfChartFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := xml.Unmarshal(svg, new(struct{})); err != nil {
+		t.Errorf("whatif.svg is not XML: %v", err)
+	}
+	// Today is one series (both profiles keep both Pods), then one per profile from empty; a bar per
+	// series for each of allocation, fragmentation and stranded GPUs.
+	for _, want := range []string{">today<", ">from empty: gpu-scheduler<", ">from empty: default<", ">stranded GPUs<"} {
+		if !strings.Contains(string(svg), want) {
+			t.Errorf("whatif.svg lacks %q", want)
+		}
+	}
+	if bars := strings.Count(string(svg), "<title>"); bars != 9 {
+		t.Errorf("whatif.svg has %d bars, want 3 series x 3 groups", bars)
+	}
 	if code, _, stderr := run(t, "whatif", "--nodes", nodes, "--pods", plain, "--config", repoConfig, "--out", out); code != 1 || !strings.Contains(stderr, "no Pod names its node") {
 		t.Errorf("a workload without nodes: exit %d\n%s", code, stderr)
 	}

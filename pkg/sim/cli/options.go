@@ -77,8 +77,8 @@ Modes:
            profile without topology levels): jobs inside one leaf/fabric, wait, allocation.
   snapshot a live cluster's Nodes and Pods as a cluster and a workload YAML (no Secrets, no env).
   whatif   a snapshot through every profile: today's pending Pods on the cluster as it is (how many
-           each places, and where), and the bound Pods placed again from empty (allocation and
-           fragmentation beside today's).
+           each places, and where), and the bound Pods placed again from empty (allocation,
+           fragmentation and stranded GPUs beside today's).
 
 Every mode names its inputs alike: --nodes the cluster, --pods the workload (for gangs, the gang jobs),
 --seeds the seed(s) and --profiles the profile(s) to run.

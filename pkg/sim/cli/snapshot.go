@@ -18,6 +18,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
+	pgclientset "sigs.k8s.io/scheduler-plugins/pkg/generated/clientset/versioned"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/sim/trace"
@@ -40,14 +42,15 @@ const snapshotTimeout = 30 * time.Second
 const SnapshotUsage = `Usage: gpu-sim snapshot [--kubeconfig FILE] [--namespace NS] --out DIR
 
 Reads a live cluster's Nodes (allocatable, labels, taints; GPUs from nvidia.com/gpu or, without it, from
-the ResourceSlices of NVIDIA's DRA driver) and Pods (requests, gpu-scheduler's annotations, labels,
-tolerations, creation time) into gpu-sim's YAML formats: DIR/cluster.yaml and DIR/workload.yaml, Pods
-in creation order named <namespace>.<name>, plus DIR/snapshot.json (counts, the live GPU allocation).
+the ResourceSlices of NVIDIA's DRA driver), Pods (requests, gpu-scheduler's annotations, labels,
+tolerations, creation time) and PodGroups (minMember) into gpu-sim's YAML formats: DIR/cluster.yaml and
+DIR/workload.yaml, Pods in creation order and PodGroups named <namespace>.<name>, plus
+DIR/snapshot.json (counts, the live GPU allocation).
 Nothing else is copied: no env values, volumes, Secrets or other annotations. Finished Pods and Pods
 being deleted are left out and counted.
 
-Replay the bound and pending Pods from an empty cluster in creation order through every profile:
-  gpu-sim replay --nodes DIR/cluster.yaml --pods DIR/workload.yaml --out DIR/replay
+Ask what every profile would do on it (today's pending Pods; the bound Pods placed again from empty):
+  gpu-sim whatif --nodes DIR/cluster.yaml --pods DIR/workload.yaml --out DIR/whatif
 
 Flags:
 `
@@ -96,6 +99,10 @@ type SnapshotSummary struct {
 	PendingGPU int            `json:"gpu_pods_pending"`
 	AllocPct   float64        `json:"live_gpu_alloc_pct"`
 	Skipped    map[string]int `json:"skipped_pods"`
+	// PodGroups are the gangs written; SkippedGroups those left out (trace.Snapshot.SkippedGroups).
+	PodGroups     int    `json:"pod_groups"`
+	SkippedGroups int    `json:"skipped_pod_groups,omitempty"`
+	PodGroupsNote string `json:"pod_groups_note,omitempty"`
 }
 
 func mainSnapshot(ctx context.Context, args []string, stdout, stderr io.Writer, version string) int {
@@ -144,12 +151,30 @@ func RunSnapshot(ctx context.Context, o *SnapshotOptions, stdout io.Writer, vers
 	default:
 		return nil, fmt.Errorf("listing resourceslices at %s: %w", cfg.Host, err)
 	}
-	snap, err := trace.SnapshotOf(nodes.Items, pods.Items, slices)
+	// Without the PodGroup CRD there are no gangs; without the right to read PodGroups, gangs are
+	// placed member by member, and the summary says so.
+	var groups []v1alpha1.PodGroup
+	var groupsNote string
+	groupClient, err := pgclientset.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("--kubeconfig: %w", err)
+	}
+	switch list, err := groupClient.SchedulingV1alpha1().PodGroups(o.Namespace).List(ctx, metav1.ListOptions{}); {
+	case err == nil:
+		groups = list.Items
+	case apierrors.IsNotFound(err):
+	case apierrors.IsForbidden(err):
+		groupsNote = "PodGroups not readable (forbidden): gang members are placed one by one"
+	default:
+		return nil, fmt.Errorf("listing podgroups at %s: %w", cfg.Host, err)
+	}
+	snap, err := trace.SnapshotOf(nodes.Items, pods.Items, slices, groups)
 	if err != nil {
 		return nil, err
 	}
 	sum := &SnapshotSummary{Mode: ModeSnapshot, Version: version, Server: cfg.Host, Namespace: o.Namespace, Nodes: len(snap.Cluster.Nodes),
-		GPUTotal: snap.GPUs, Bound: snap.Bound, Pending: snap.Pending, BoundGPU: snap.BoundGPU, PendingGPU: snap.PendingGPU, Skipped: snap.Skipped}
+		GPUTotal: snap.GPUs, Bound: snap.Bound, Pending: snap.Pending, BoundGPU: snap.BoundGPU, PendingGPU: snap.PendingGPU, Skipped: snap.Skipped,
+		PodGroups: len(snap.Workload.PodGroups), SkippedGroups: snap.SkippedGroups, PodGroupsNote: groupsNote}
 	for _, n := range snap.Cluster.Nodes {
 		if n.GPUs > 0 {
 			sum.GPUNodes++
@@ -209,6 +234,14 @@ func printSnapshot(w io.Writer, dir string, sum *SnapshotSummary) {
 	for _, r := range reasons {
 		fmt.Fprintf(tw, "pods left out\t%d %s\n", sum.Skipped[r], r)
 	}
+	fmt.Fprintf(tw, "pod groups\t%d", sum.PodGroups)
+	if sum.SkippedGroups > 0 {
+		fmt.Fprintf(tw, " (%d left out: minMember below 1, or a name too long)", sum.SkippedGroups)
+	}
+	if sum.PodGroupsNote != "" {
+		fmt.Fprintf(tw, " (%s)", sum.PodGroupsNote)
+	}
+	fmt.Fprintln(tw)
 	tw.Flush()
 	fmt.Fprintf(w, "wrote %s: %s, %s, %s\n", dir, SnapshotClusterFile, SnapshotWorkloadFile, SnapshotSummaryFile)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"text/tabwriter"
@@ -19,6 +20,7 @@ import (
 const (
 	WhatIfSummaryFile    = "whatif.json"
 	WhatIfPlacementsFile = "placements.csv"
+	WhatIfChartFile      = "whatif.svg"
 )
 
 // WhatIfSummary is whatif.json.
@@ -34,8 +36,8 @@ type WhatIfSummary struct {
 	Runs     []*sim.WhatIfResult `json:"runs"`
 }
 
-// RunWhatIf runs every profile with every seed on a snapshot (sim.WhatIf), writes whatif.json and
-// placements.csv (profile, seed, pending Pod, node) into o.Out and a table to stdout.
+// RunWhatIf runs every profile with every seed on a snapshot (sim.WhatIf), writes whatif.json,
+// placements.csv (profile, seed, pending Pod, node) and whatif.svg into o.Out and a table to stdout.
 func RunWhatIf(ctx context.Context, o *Options, stdout, stderr io.Writer, version string) (*WhatIfSummary, error) {
 	profiles, err := ResolveProfiles(o.Profiles, o.Config, o.ConfigSet)
 	if err != nil {
@@ -120,15 +122,75 @@ func writeWhatIf(dir string, sum *WhatIfSummary) error {
 		f.Close()
 		return fmt.Errorf("--out: %w", err)
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, WhatIfChartFile), whatIfChart(sum).SVG(), 0o644); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	return nil
+}
+
+// whatIfChart sets today's cluster beside each profile's placement from empty (its seeds' mean):
+// GPU allocation, fragmentation and stranded GPUs. Today is one series when every profile keeps
+// the bound Pods alike (the live cluster), else one per profile.
+func whatIfChart(sum *WhatIfSummary) *BarChart {
+	c := &BarChart{
+		Title:  "gpu-sim whatif: today's cluster and the bound Pods placed again from empty",
+		YLabel: "% of the cluster's GPUs",
+		YMax:   100,
+		Groups: []string{"GPU allocation", "fragmented GPUs", "stranded GPUs"},
+	}
+	today := func(r *sim.WhatIfResult) []float64 {
+		return []float64{r.LiveAllocPct, r.LiveFragPct, r.LiveStrandedPct}
+	}
+	fromEmpty := func(r *sim.WhatIfResult) []float64 { return []float64{r.AllocPct, r.FragPct, r.StrandedPct} }
+	alike := true
+	for _, r := range sum.Runs {
+		alike = alike && slices.Equal(today(r), today(sum.Runs[0]))
+	}
+	if alike && len(sum.Runs) > 0 {
+		c.Series = append(c.Series, BarSeries{Name: "today", Values: today(sum.Runs[0])})
+	} else {
+		for _, p := range sum.Profiles {
+			c.Series = append(c.Series, BarSeries{Name: "today, as " + p + " keeps it", Values: meanOf(sum.Runs, p, today)})
+		}
+	}
+	for _, p := range sum.Profiles {
+		c.Series = append(c.Series, BarSeries{Name: "from empty: " + p, Values: meanOf(sum.Runs, p, fromEmpty)})
+	}
+	return c
+}
+
+// meanOf is the mean over profile's runs of what value reads of each.
+func meanOf(runs []*sim.WhatIfResult, profile string, value func(*sim.WhatIfResult) []float64) []float64 {
+	var sum []float64
+	n := 0
+	for _, r := range runs {
+		if r.Profile != profile {
+			continue
+		}
+		v := value(r)
+		if sum == nil {
+			sum = make([]float64, len(v))
+		}
+		for i := range v {
+			sum[i] += v[i]
+		}
+		n++
+	}
+	for i := range sum {
+		sum[i] /= float64(n)
+	}
+	return sum
 }
 
 func printWhatIf(w io.Writer, sum *WhatIfSummary) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "profile\tseed\ttoday: alloc%\tfrag%\tpending GPU Pods placed\tpending placed\tbound no longer fit\tfrom empty: alloc%\tfrag%\tfailed")
+	fmt.Fprintln(tw, "profile\tseed\ttoday: alloc%\tfrag%\tstranded%\tpending GPU Pods placed\tpending placed\tbound against policy\tbound without room\tfrom empty: alloc%\tfrag%\tstranded%\tfailed")
 	for _, r := range sum.Runs {
-		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%d/%d\t%d/%d\t%d\t%.2f\t%.2f\t%d\n", r.Profile, r.Seed, r.LiveAllocPct, r.LiveFragPct,
-			r.PendingGPUPlaced, r.PendingGPU, r.PendingPlaced, r.Pending, r.NoLongerFit, r.AllocPct, r.FragPct, r.ReplacedFail)
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%.2f\t%d/%d\t%d/%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%d\n", r.Profile, r.Seed, r.LiveAllocPct, r.LiveFragPct, r.LiveStrandedPct,
+			r.PendingGPUPlaced, r.PendingGPU, r.PendingPlaced, r.Pending, r.KeptAgainstPolicy, r.NoLongerFit, r.AllocPct, r.FragPct, r.StrandedPct, r.ReplacedFail)
 	}
 	tw.Flush()
 }

@@ -7,8 +7,10 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	resourceapi "k8s.io/api/resource/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	resourcehelper "k8s.io/component-helpers/resource"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 )
@@ -27,6 +29,9 @@ type Snapshot struct {
 	Bound, Pending, BoundGPU, PendingGPU int
 	// Skipped counts the Pods left out, by reason.
 	Skipped map[string]int
+	// SkippedGroups counts the PodGroups left out: a minMember below 1, or a name that, with its
+	// namespace, is no label value.
+	SkippedGroups int
 }
 
 // Reasons a Pod is left out of a snapshot.
@@ -36,13 +41,23 @@ const (
 	SkipDeleting  = "being deleted"
 )
 
-// SnapshotOf turns a cluster's Nodes, Pods and ResourceSlices into gpu-sim's formats. A node whose
-// allocatable has no nvidia.com/gpu but whose ResourceSlices publish devices of NVIDIA's DRA
-// driver is a DRA node with that many GPUs. Pods come in creation order, createdAt in seconds from
-// the first; a Pod is named <namespace>.<name>. A node the formats cannot hold is an error naming
-// it; a Pod that cannot be replayed is skipped and counted.
-func SnapshotOf(nodes []v1.Node, pods []v1.Pod, slices []resourceapi.ResourceSlice) (*Snapshot, error) {
+// SnapshotOf turns a cluster's Nodes, Pods, ResourceSlices and PodGroups into gpu-sim's formats. A
+// node whose allocatable has no nvidia.com/gpu but whose ResourceSlices publish devices of NVIDIA's
+// DRA driver is a DRA node with that many GPUs. Pods come in creation order, createdAt in seconds
+// from the first; a Pod is named <namespace>.<name>, and so is a PodGroup, which its members' label
+// names likewise. A node the formats cannot hold is an error naming it; a Pod that cannot be
+// replayed is skipped and counted, and so is a PodGroup (its members then belong to no gang).
+func SnapshotOf(nodes []v1.Node, pods []v1.Pod, slices []resourceapi.ResourceSlice, groups []v1alpha1.PodGroup) (*Snapshot, error) {
 	s := &Snapshot{Skipped: map[string]int{}}
+	for i := range groups {
+		g := &groups[i]
+		name := g.Namespace + "." + g.Name
+		if checkName(name) != "" || len(validation.IsValidLabelValue(name)) > 0 || g.Spec.MinMember < 1 {
+			s.SkippedGroups++
+			continue
+		}
+		s.Workload.PodGroups = append(s.Workload.PodGroups, PodGroupShape{Name: name, MinMember: g.Spec.MinMember})
+	}
 	devices, products := map[string]int64{}, map[string]string{}
 	for i := range slices {
 		sl := &slices[i]
@@ -97,6 +112,10 @@ func SnapshotOf(nodes []v1.Node, pods []v1.Pod, slices []resourceapi.ResourceSli
 		}
 		shape := podShapeOf(pod, demand, created-first)
 		shape.Node = pod.Spec.NodeName
+		if g, ok := pod.Labels[v1alpha1.PodGroupLabel]; ok {
+			// In the namespace every snapshot Pod shares, as the Pod's name is.
+			shape.Labels[v1alpha1.PodGroupLabel] = pod.Namespace + "." + g
+		}
 		s.Workload.Pods = append(s.Workload.Pods, shape)
 		bound, asksGPU := pod.Spec.NodeName != "", !demand.None()
 		switch {

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
+	"sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
@@ -31,7 +32,7 @@ func TestSnapshotOf(t *testing.T) {
 		Taints([]v1.Taint{{Key: "dedicated", Value: "etl", Effect: v1.TaintEffectNoSchedule}}).Obj()
 	slice := gpu.NVIDIAGPUSlice("dra-0", "NVIDIA-B200", 4)
 
-	train := st.MakePod().Namespace("ml").Name("train").Node("gpu-0").Label("team", "a").
+	train := st.MakePod().Namespace("ml").Name("train").Node("gpu-0").Label("team", "a").Label(v1alpha1.PodGroupLabel, "gang").
 		Req(map[v1.ResourceName]string{v1.ResourceCPU: "8", v1.ResourceMemory: "64Gi", gpu.ResourceName: "2"}).
 		Annotation(gpu.ModelAnnotation, "NVIDIA-H100-80GB-HBM3").Annotation("example.com/owner", "alice").Obj()
 	train.CreationTimestamp = at(5)
@@ -45,7 +46,12 @@ func TestSnapshotOf(t *testing.T) {
 	done.Status.Phase = v1.PodSucceeded
 	bad := st.MakePod().Namespace("ml").Name("bad").Annotation(gpu.FractionAnnotation, "1.5").Obj()
 
-	snap, err := SnapshotOf([]v1.Node{*gpuNode, *draNode, *cpuNode}, []v1.Pod{*train, *share, *done, *bad}, []resourceapi.ResourceSlice{*slice})
+	groups := []v1alpha1.PodGroup{
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "ml", Name: "gang"}, Spec: v1alpha1.PodGroupSpec{MinMember: 2}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "ml", Name: "empty"}},
+	}
+
+	snap, err := SnapshotOf([]v1.Node{*gpuNode, *draNode, *cpuNode}, []v1.Pod{*train, *share, *done, *bad}, []resourceapi.ResourceSlice{*slice}, groups)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,8 +59,8 @@ func TestSnapshotOf(t *testing.T) {
 		t.Errorf("GPUs %d, bound %d (%d GPU), pending %d (%d GPU), held %d milli; want 12, 1 (1), 1 (1), 2000",
 			snap.GPUs, snap.Bound, snap.BoundGPU, snap.Pending, snap.PendingGPU, snap.HeldMilli)
 	}
-	if snap.Skipped[SkipFinished] != 1 || snap.Skipped[SkipBadDemand] != 1 {
-		t.Errorf("skipped %v, want one finished and one with a bad demand", snap.Skipped)
+	if snap.Skipped[SkipFinished] != 1 || snap.Skipped[SkipBadDemand] != 1 || snap.SkippedGroups != 1 {
+		t.Errorf("skipped %v and %d PodGroups, want one finished Pod, one with a bad demand and the PodGroup without minMember", snap.Skipped, snap.SkippedGroups)
 	}
 	clusterYAML, err := yaml.Marshal(snap.Cluster)
 	if err != nil {
@@ -107,6 +113,9 @@ func TestSnapshotOf(t *testing.T) {
 	if tr.Node != "gpu-0" || pods[0].Node != "" {
 		t.Errorf("nodes %q and %q, want gpu-0 for the bound Pod and none for the pending one", tr.Node, pods[0].Node)
 	}
+	if tr.Gang == nil || *tr.Gang != (Gang{Name: "ml.gang", MinMember: 2}) || tr.Pod.Labels[v1alpha1.PodGroupLabel] != "ml.gang" {
+		t.Errorf("ml.train: gang %+v, label %q; want ml.gang of 2, named by its label", tr.Gang, tr.Pod.Labels[v1alpha1.PodGroupLabel])
+	}
 	if got := tr.Pod.Spec.Containers[0].Resources.Requests[v1.ResourceMemory]; got.Cmp(resource.MustParse("64Gi")) != 0 {
 		t.Errorf("ml.train memory %s, want 64Gi", got.String())
 	}
@@ -115,7 +124,7 @@ func TestSnapshotOf(t *testing.T) {
 // TestSnapshotRefusesNodeName: a node the formats cannot name is an error naming it.
 func TestSnapshotRefusesNodeName(t *testing.T) {
 	n := st.MakeNode().Name(strings.Repeat("n", 70)).Capacity(map[v1.ResourceName]string{v1.ResourceCPU: "1", v1.ResourceMemory: "1Gi"}).Obj()
-	if _, err := SnapshotOf([]v1.Node{*n}, nil, nil); err == nil || !strings.Contains(err.Error(), "node "+n.Name) {
+	if _, err := SnapshotOf([]v1.Node{*n}, nil, nil, nil); err == nil || !strings.Contains(err.Error(), "node "+n.Name) {
 		t.Errorf("err %v, want one naming the node", err)
 	}
 }

@@ -54,6 +54,15 @@ type Pod struct {
 	// Node held the Pod when a snapshot was taken (gpu-sim whatif); empty for a pending Pod and
 	// outside snapshots.
 	Node string
+	// Gang is the PodGroup the Pod belongs to (its scheduling.x-k8s.io/pod-group label names one the
+	// workload declares), shared by its members; nil for a Pod of no declared gang.
+	Gang *Gang
+}
+
+// Gang is a PodGroup of a workload: MinMember of its members run together or none does.
+type Gang struct {
+	Name      string
+	MinMember int
 }
 
 // Cluster is a simulated cluster: its nodes, and the ResourceSlices in which NVIDIA's DRA driver

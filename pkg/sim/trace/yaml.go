@@ -16,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
+	"sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
+
 	"github.com/gpu-scheduler/gpu-scheduler/pkg/gpu"
 )
 
@@ -71,9 +73,20 @@ type TolerationShape struct {
 	Effect   string `json:"effect,omitempty"`
 }
 
-// WorkloadFile is the YAML workload format: pod shapes, each expanded into Count pods.
+// WorkloadFile is the YAML workload format: pod shapes, each expanded into Count pods, and the
+// PodGroups (gangs) some of them belong to.
 type WorkloadFile struct {
-	Pods []PodShape `json:"pods"`
+	Pods      []PodShape      `json:"pods"`
+	PodGroups []PodGroupShape `json:"podGroups,omitempty"`
+}
+
+// PodGroupShape is a gang, Coscheduling's PodGroup: its members are the Pods whose
+// scheduling.x-k8s.io/pod-group label names it, and none of them runs before MinMember of them can.
+// gpu-sim whatif places a gang's members together, all or nothing; inflate and replay place them
+// one by one.
+type PodGroupShape struct {
+	Name      string `json:"name"`
+	MinMember int32  `json:"minMember"`
 }
 
 // PodShape is one kind of pod.
@@ -150,6 +163,16 @@ func LoadWorkloadYAML(path string) ([]Pod, error) {
 // readEntries reads a YAML file whose only field, list, is a list of entries, and decodes each entry
 // strictly into a fresh T, so that errors name the entry.
 func readEntries[T any](r io.Reader, source, list string) ([]T, error) {
+	top, err := readLists(r, source, list)
+	if err != nil {
+		return nil, err
+	}
+	return decodeEntries[T](top[list], source, list)
+}
+
+// readLists reads a YAML file whose fields are lists: list, which must not be empty, and the
+// optional ones.
+func readLists(r io.Reader, source, list string, optional ...string) (map[string][]any, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxYAMLBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", source, err)
@@ -162,14 +185,22 @@ func readEntries[T any](r io.Reader, source, list string) ([]T, error) {
 		return nil, fmt.Errorf("%s: %s", source, cleanYAMLError(err))
 	}
 	for k := range top {
-		if k != list {
-			return nil, fmt.Errorf("%s: unknown field %q, want only %q", source, k, list)
+		if k != list && !slices.Contains(optional, k) {
+			want := strconv.Quote(list)
+			for _, o := range optional {
+				want += " and " + strconv.Quote(o)
+			}
+			return nil, fmt.Errorf("%s: unknown field %q, want only %s", source, k, want)
 		}
 	}
-	raw := top[list]
-	if len(raw) == 0 {
+	if len(top[list]) == 0 {
 		return nil, fmt.Errorf("%s: no %s", source, list)
 	}
+	return top, nil
+}
+
+// decodeEntries decodes each entry of list strictly into a fresh T, so that errors name the entry.
+func decodeEntries[T any](raw []any, source, list string) ([]T, error) {
 	if len(raw) > MaxObjects {
 		return nil, fmt.Errorf("%s: more than %d %s", source, MaxObjects, list)
 	}
@@ -348,7 +379,19 @@ func (e *NodeShape) shape() (nodeShape, error) {
 // pods; source names it in errors. Unknown fields are errors, and so is every invalid entry, named by
 // its index and name.
 func ReadWorkloadYAML(r io.Reader, source string) ([]Pod, error) {
-	entries, err := readEntries[PodShape](r, source, "pods")
+	top, err := readLists(r, source, "pods", "podGroups")
+	if err != nil {
+		return nil, err
+	}
+	entries, err := decodeEntries[PodShape](top["pods"], source, "pods")
+	if err != nil {
+		return nil, err
+	}
+	groupEntries, err := decodeEntries[PodGroupShape](top["podGroups"], source, "podGroups")
+	if err != nil {
+		return nil, err
+	}
+	gangs, err := gangsOf(groupEntries, source)
 	if err != nil {
 		return nil, err
 	}
@@ -400,10 +443,35 @@ func ReadWorkloadYAML(r io.Reader, source string) ([]Pod, error) {
 			}
 			names[name] = i
 			shape.name = name
-			pods = append(pods, Pod{Pod: newPod(&shape), GPUMilli: milli, CreatedAt: created, DeletedAt: deleted, ScheduledAt: NoTime, Node: e.Node})
+			pods = append(pods, Pod{Pod: newPod(&shape), GPUMilli: milli, CreatedAt: created, DeletedAt: deleted, ScheduledAt: NoTime, Node: e.Node,
+				Gang: gangs[e.Labels[v1alpha1.PodGroupLabel]]})
 		}
 	}
 	return pods, nil
+}
+
+// gangsOf checks the podGroups entries and indexes them by name.
+func gangsOf(entries []PodGroupShape, source string) (map[string]*Gang, error) {
+	gangs := make(map[string]*Gang, len(entries))
+	for i, e := range entries {
+		fail := func(format string, args ...any) error {
+			return fmt.Errorf("%s: podGroups[%d] %q: %s", source, i, truncate(e.Name, 80), fmt.Sprintf(format, args...))
+		}
+		if msg := checkName(e.Name); msg != "" {
+			return nil, fail("%s", msg)
+		}
+		if len(validation.IsValidLabelValue(e.Name)) > 0 {
+			return nil, fail("not a valid %s label value (at most 63 characters)", v1alpha1.PodGroupLabel)
+		}
+		if e.MinMember < 1 {
+			return nil, fail("minMember %d: want at least 1", e.MinMember)
+		}
+		if _, dup := gangs[e.Name]; dup {
+			return nil, fail("named twice")
+		}
+		gangs[e.Name] = &Gang{Name: e.Name, MinMember: int(e.MinMember)}
+	}
+	return gangs, nil
 }
 
 func (e *PodShape) shape() (podShape, error) {

@@ -217,7 +217,13 @@ func TestWorkloadYAMLErrors(t *testing.T) {
 		{"bad toleration", "pods:\n- name: a\n  tolerations: [{key: k, operator: Exists, value: v}]\n", "tolerations[0]: operator Exists takes no value"},
 		{"equal toleration without key", "pods:\n- name: a\n  tolerations: [{value: v}]\n", "tolerations[0]: operator Equal needs a key"},
 		{"no pods", "pods:\n", "w.yaml: no pods"},
-		{"nodes in workload", "nodes: []\n", `unknown field "nodes", want only "pods"`},
+		{"nodes in workload", "nodes: []\n", `unknown field "nodes", want only "pods" and "podGroups"`},
+		{"podGroups alone", "podGroups: [{name: g, minMember: 2}]\n", "w.yaml: no pods"},
+		{"podGroup minMember 0", "pods:\n- name: a\npodGroups: [{name: g}]\n", `w.yaml: podGroups[0] "g": minMember 0: want at least 1`},
+		{"podGroup bad name", "pods:\n- name: a\npodGroups: [{name: G_1, minMember: 1}]\n", `podGroups[0] "G_1": not a valid name`},
+		{"podGroup long name", "pods:\n- name: a\npodGroups: [{name: " + strings.Repeat("g", 64) + ", minMember: 1}]\n", "not a valid scheduling.x-k8s.io/pod-group label value"},
+		{"podGroup twice", "pods:\n- name: a\npodGroups: [{name: g, minMember: 1}, {name: g, minMember: 2}]\n", `podGroups[1] "g": named twice`},
+		{"podGroup unknown field", "pods:\n- name: a\npodGroups: [{name: g, minMember: 1, size: 2}]\n", `podGroups[0] "g": unknown field "size"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -249,5 +255,26 @@ nodes:
 	checkQuantity(t, n.Status.Capacity, gpu.ResourceName, "2")
 	if n.Labels[gpu.InterconnectLabelPrefix+"infiniband"] != "true" || n.Labels["rack"] != "12" || n.Labels[gpu.DefaultModelLabel] != "Tesla-T4" || n.Name != "node" {
 		t.Errorf("labels %v", n.Labels)
+	}
+}
+
+// TestWorkloadYAMLPodGroups: the Pods whose pod-group label names a declared PodGroup share its
+// Gang; a label naming none leaves the Pod out of any gang.
+func TestWorkloadYAMLPodGroups(t *testing.T) {
+	pods, err := ReadWorkloadYAML(strings.NewReader(`pods:
+- {name: w, count: 2, gpus: 8, labels: {scheduling.x-k8s.io/pod-group: train}}
+- {name: stray, gpus: 1, labels: {scheduling.x-k8s.io/pod-group: undeclared}}
+- {name: solo, gpus: 1}
+podGroups:
+- {name: train, minMember: 2}
+`), "w.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pods) != 4 || pods[0].Gang == nil || pods[0].Gang != pods[1].Gang || *pods[0].Gang != (Gang{Name: "train", MinMember: 2}) {
+		t.Fatalf("members' gangs %+v, %+v; want one shared train gang of 2", pods[0].Gang, pods[1].Gang)
+	}
+	if pods[2].Gang != nil || pods[3].Gang != nil {
+		t.Errorf("stray %+v, solo %+v: want no gang", pods[2].Gang, pods[3].Gang)
 	}
 }
