@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"testing"
-	"time"
 
 	_ "k8s.io/component-base/logs/json/register"
 	perf "k8s.io/kubernetes/test/integration/scheduler_perf"
@@ -70,7 +68,6 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	collectAbandonedCaches()
 	code := m.Run()
 	if code == 0 && benchRuns > 0 {
 		if err := AppendSamples(filepath.Join(out, samplesFile), samples); err != nil {
@@ -196,17 +193,4 @@ func writeSummaries(out string, samples []Sample) error {
 	path := filepath.Join(out, "throughput.json")
 	fmt.Println("wrote", path)
 	return WriteThroughputJSON(path, summaries[len(summaries)-1])
-}
-
-// collectAbandonedCaches runs the garbage collector every second for the life of the process.
-// Coscheduling (scheduler-plugins) keeps two go-cache caches whose janitor goroutines stop only when
-// the caches are finalized; without a collection in time, scheduler_perf's goroutine-leak check, which
-// waits 5 s after each workload, counts them as leaked. This goroutine starts before any workload, so
-// that check ignores it.
-func collectAbandonedCaches() {
-	go func() {
-		for range time.Tick(time.Second) {
-			runtime.GC()
-		}
-	}()
 }
