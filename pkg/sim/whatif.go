@@ -26,9 +26,9 @@ type WhatIfResult struct {
 	// node (e.g. a CPU-only Pod where AntiStranding holds CPU back for the GPUs): they are there,
 	// and kept.
 	KeptAgainstPolicy int `json:"bound_kept_against_policy"`
-	// NoLongerFit counts bound Pods their node has no room for as the profile counts it (e.g. a
+	// WithoutRoom counts bound Pods their node has no room for as the profile counts it (e.g. a
 	// share on a DRA node, or more than the node has): left out of today's cluster.
-	NoLongerFit int `json:"bound_no_longer_fit"`
+	WithoutRoom int `json:"bound_without_room"`
 	// LiveAllocPct, LiveFragPct and LiveStrandedPct are today's cluster as kept: GPU allocation,
 	// fragmentation (the workload's own shapes, FGD's measure) and stranded GPUs (free GPUs whose
 	// node has too little CPU or memory left for any of the workload's GPU shapes), in % of the GPUs.
@@ -89,7 +89,7 @@ func WhatIf(ctx context.Context, profile Profile, cl trace.Cluster, pods []trace
 			return nil, err
 		}
 		if !placed {
-			res.NoLongerFit++
+			res.WithoutRoom++
 			continue
 		}
 		res.Kept++

@@ -21,8 +21,8 @@ func TestWhatIf(t *testing.T) {
 - {name: d, cpu: "4", memory: 16Gi, gpus: 2, createdAt: 4}
 - {name: e, cpu: "4", memory: 16Gi, gpus: 4, createdAt: 5}
 `)
-	if res.Kept != 3 || res.NoLongerFit != 1 || res.LiveAllocPct != 62.5 {
-		t.Errorf("kept %d, no longer fit %d, live allocation %.2f%%; want 3, 1 (huge asks more than its node has), 62.5%%", res.Kept, res.NoLongerFit, res.LiveAllocPct)
+	if res.Kept != 3 || res.WithoutRoom != 1 || res.LiveAllocPct != 62.5 {
+		t.Errorf("kept %d, without room %d, live allocation %.2f%%; want 3, 1 (huge asks more than its node has), 62.5%%", res.Kept, res.WithoutRoom, res.LiveAllocPct)
 	}
 	if res.Pending != 2 || res.PendingGPUPlaced != 1 || res.Placements["d"] != "gpu-0" {
 		t.Errorf("pending %d, placed %d, placements %v; want d on gpu-0 (the only node with 2 free) and e nowhere", res.Pending, res.PendingGPUPlaced, res.Placements)
@@ -88,8 +88,8 @@ func TestWhatIfStranded(t *testing.T) {
 - {name: big, cpu: "4", memory: 16Gi, gpus: 4, createdAt: 2}
 - {name: big2, cpu: "4", memory: 16Gi, gpus: 4, createdAt: 3}
 `)
-	if res.Kept != 2 || res.KeptAgainstPolicy != 1 || res.NoLongerFit != 0 {
-		t.Errorf("today: %d kept, %d against policy, %d no longer fit; want 2, 1 (batch), 0", res.Kept, res.KeptAgainstPolicy, res.NoLongerFit)
+	if res.Kept != 2 || res.KeptAgainstPolicy != 1 || res.WithoutRoom != 0 {
+		t.Errorf("today: %d kept, %d against policy, %d no longer fit; want 2, 1 (batch), 0", res.Kept, res.KeptAgainstPolicy, res.WithoutRoom)
 	}
 	if res.LiveStrandedPct != 100.0/3 {
 		t.Errorf("today: %.2f%% stranded, want 33.33%% (gpu-0's 4 GPUs have 2 CPUs left, a GPU Pod asks 4)", res.LiveStrandedPct)
@@ -141,8 +141,8 @@ podGroups:
 - {name: g, minMember: 2}
 - {name: short, minMember: 3}
 `)
-	if res.Kept != 3 || res.NoLongerFit != 0 {
-		t.Errorf("today: %d kept, %d without room; want all 3 kept", res.Kept, res.NoLongerFit)
+	if res.Kept != 3 || res.WithoutRoom != 0 {
+		t.Errorf("today: %d kept, %d without room; want all 3 kept", res.Kept, res.WithoutRoom)
 	}
 	if res.Placements["g-0"] != "f2-0" && res.Placements["g-0"] != "f2-1" || res.Placements["g-1"] == "" || res.Placements["g-1"][:2] != "f2" {
 		t.Errorf("today's placements %v; want g-0 and g-1 on fabric f2, the only one with room for both", res.Placements)

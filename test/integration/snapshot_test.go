@@ -146,7 +146,7 @@ func TestSnapshot(t *testing.T) {
 	} else if err := json.Unmarshal(data, &whatif); err != nil {
 		t.Fatal(err)
 	}
-	if r := whatif.Runs[0]; r.Kept != len(pods) || r.NoLongerFit != 0 || r.KeptAgainstPolicy != 0 || r.PendingGPU != 1 || r.PendingGPUPlaced != 0 || r.Replaced != len(pods) {
+	if r := whatif.Runs[0]; r.Kept != len(pods) || r.WithoutRoom != 0 || r.KeptAgainstPolicy != 0 || r.PendingGPU != 1 || r.PendingGPUPlaced != 0 || r.Replaced != len(pods) {
 		t.Errorf("whatif %+v: want the %d bound Pods kept and placed again from empty, the pending 16-GPU Pod nowhere", r, len(pods))
 	}
 

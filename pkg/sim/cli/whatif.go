@@ -190,7 +190,7 @@ func printWhatIf(w io.Writer, sum *WhatIfSummary) {
 	fmt.Fprintln(tw, "profile\tseed\ttoday: alloc%\tfrag%\tstranded%\tpending GPU Pods placed\tpending placed\tbound against policy\tbound without room\tfrom empty: alloc%\tfrag%\tstranded%\tfailed")
 	for _, r := range sum.Runs {
 		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%.2f\t%d/%d\t%d/%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%d\n", r.Profile, r.Seed, r.LiveAllocPct, r.LiveFragPct, r.LiveStrandedPct,
-			r.PendingGPUPlaced, r.PendingGPU, r.PendingPlaced, r.Pending, r.KeptAgainstPolicy, r.NoLongerFit, r.AllocPct, r.FragPct, r.StrandedPct, r.ReplacedFail)
+			r.PendingGPUPlaced, r.PendingGPU, r.PendingPlaced, r.Pending, r.KeptAgainstPolicy, r.WithoutRoom, r.AllocPct, r.FragPct, r.StrandedPct, r.ReplacedFail)
 	}
 	tw.Flush()
 }
