@@ -45,11 +45,12 @@ func TestSnapshot(t *testing.T) {
 		daemon[p.Name] = env.WaitPodBound(ns, p.Name, bindTimeout, sched)
 	}
 	// A gang the daemon placed through Coscheduling: the snapshot carries its PodGroup, and whatif
-	// places its members again together.
+	// places its members again together. Creation times have one-second resolution and the
+	// snapshot orders Pods created in the same second by name: these names sort after the others.
 	env.CreatePodGroup(ns, "gang", 2)
 	members := sizedPods(ns, []int64{2, 2}, nil)
 	for i, m := range members {
-		m.Name, m.Labels = fmt.Sprintf("gang-%d", i), map[string]string{util.PodGroupLabel: "gang"}
+		m.Name, m.Labels = fmt.Sprintf("t-gang-%d", i), map[string]string{util.PodGroupLabel: "gang"}
 		env.CreatePod(m)
 	}
 	for _, m := range members {
@@ -106,7 +107,7 @@ func TestSnapshot(t *testing.T) {
 	}
 	for _, p := range workload {
 		name := strings.TrimPrefix(p.Pod.Name, ns+".")
-		if inGang := strings.HasPrefix(name, "gang-"); inGang != (p.Gang != nil) || inGang && p.Gang.MinMember != 2 {
+		if inGang := strings.HasPrefix(name, "t-gang-"); inGang != (p.Gang != nil) || inGang && p.Gang.MinMember != 2 {
 			t.Errorf("%s: gang %+v", name, p.Gang)
 		}
 		live, ok := daemon[name]
