@@ -208,6 +208,16 @@ func TestHelmChart(t *testing.T) {
 		!strings.Contains(stderr, "pluginWeights.NoSuchPlugin: no such plugin in the profile's multiPoint list") {
 		t.Errorf("a weight for a plugin the profile lacks: %v, %s; want helm to refuse it, naming the value", err, stderr)
 	}
+	// values.schema.json: a misspelt or mistyped value fails the render, naming it.
+	for _, bad := range []struct{ set, want string }{
+		{"replica=3", "additional properties 'replica' not allowed"},
+		{"replicas=two", "at '/replicas': got string, want integer"},
+		{"metrics.service.prot=443", "additional properties 'prot' not allowed"},
+	} {
+		if _, stderr, err := runHelm(t, env, "template", "gpu", chartDir, "--set", bad.set); err == nil || !strings.Contains(stderr, bad.want) {
+			t.Errorf("--set %s: %v, %s; want helm to refuse it: %q", bad.set, err, stderr, bad.want)
+		}
+	}
 	ctx, cancel := context.WithCancel(env.Ctx)
 	defer cancel()
 	if _, err := sim.New(ctx, profiles[0], trace.Cluster{Nodes: []*v1.Node{plugintest.GPUNode("n", "8", "32Gi", 1)}}, 1); err != nil {
