@@ -7,7 +7,6 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	resourceapi "k8s.io/api/resource/v1"
-	"k8s.io/apimachinery/pkg/util/validation"
 	resourcehelper "k8s.io/component-helpers/resource"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
@@ -52,7 +51,7 @@ func SnapshotOf(nodes []v1.Node, pods []v1.Pod, slices []resourceapi.ResourceSli
 	for i := range groups {
 		g := &groups[i]
 		name := g.Namespace + "." + g.Name
-		if checkName(name) != "" || len(validation.IsValidLabelValue(name)) > 0 || g.Spec.MinMember < 1 {
+		if checkGroupName(name) != "" || g.Spec.MinMember < 1 {
 			s.SkippedGroups++
 			continue
 		}
@@ -112,8 +111,9 @@ func SnapshotOf(nodes []v1.Node, pods []v1.Pod, slices []resourceapi.ResourceSli
 		}
 		shape := podShapeOf(pod, demand, created-first)
 		shape.Node = pod.Spec.NodeName
-		if g, ok := pod.Labels[v1alpha1.PodGroupLabel]; ok {
-			// In the namespace every snapshot Pod shares, as the Pod's name is.
+		if g, ok := pod.Labels[v1alpha1.PodGroupLabel]; ok && checkGroupName(pod.Namespace+"."+g) == "" {
+			// In the namespace every snapshot Pod shares, as the Pod's name is. A name too long for
+			// that stays as it was: its PodGroup was left out, and the Pod belongs to no gang.
 			shape.Labels[v1alpha1.PodGroupLabel] = pod.Namespace + "." + g
 		}
 		s.Workload.Pods = append(s.Workload.Pods, shape)

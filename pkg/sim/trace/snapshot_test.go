@@ -136,3 +136,30 @@ func podNames(pods []Pod) []string {
 	}
 	return out
 }
+
+// TestSnapshotLongGroupName: a PodGroup whose name, with its namespace, is too long for a label value
+// is left out and counted; its member keeps its label as it was, belongs to no gang, and the
+// workload reads back.
+func TestSnapshotLongGroupName(t *testing.T) {
+	long := strings.Repeat("g", 62)
+	pod := st.MakePod().Namespace("ml").Name("w").Label(v1alpha1.PodGroupLabel, long).Req(map[v1.ResourceName]string{gpu.ResourceName: "1"}).Obj()
+	group := v1alpha1.PodGroup{ObjectMeta: metav1.ObjectMeta{Namespace: "ml", Name: long}, Spec: v1alpha1.PodGroupSpec{MinMember: 1}}
+	snap, err := SnapshotOf(nil, []v1.Pod{*pod}, nil, []v1alpha1.PodGroup{group})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.SkippedGroups != 1 || len(snap.Workload.PodGroups) != 0 {
+		t.Errorf("%d PodGroups skipped, %d written; want the long one skipped", snap.SkippedGroups, len(snap.Workload.PodGroups))
+	}
+	data, err := yaml.Marshal(snap.Workload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods, err := ReadWorkloadYAML(bytes.NewReader(data), "workload.yaml")
+	if err != nil {
+		t.Fatalf("reading the workload back: %v\n%s", err, data)
+	}
+	if pods[0].Gang != nil || pods[0].Pod.Labels[v1alpha1.PodGroupLabel] != long {
+		t.Errorf("gang %+v, label %q; want no gang and the label as it was", pods[0].Gang, pods[0].Pod.Labels[v1alpha1.PodGroupLabel])
+	}
+}

@@ -457,11 +457,8 @@ func gangsOf(entries []PodGroupShape, source string) (map[string]*Gang, error) {
 		fail := func(format string, args ...any) error {
 			return fmt.Errorf("%s: podGroups[%d] %q: %s", source, i, truncate(e.Name, 80), fmt.Sprintf(format, args...))
 		}
-		if msg := checkName(e.Name); msg != "" {
+		if msg := checkGroupName(e.Name); msg != "" {
 			return nil, fail("%s", msg)
-		}
-		if len(validation.IsValidLabelValue(e.Name)) > 0 {
-			return nil, fail("not a valid %s label value (at most 63 characters)", v1alpha1.PodGroupLabel)
 		}
 		if e.MinMember < 1 {
 			return nil, fail("minMember %d: want at least 1", e.MinMember)
@@ -472,6 +469,17 @@ func gangsOf(entries []PodGroupShape, source string) (map[string]*Gang, error) {
 		gangs[e.Name] = &Gang{Name: e.Name, MinMember: int(e.MinMember)}
 	}
 	return gangs, nil
+}
+
+// checkGroupName returns why name cannot name a PodGroup, which its members' label names, or "".
+func checkGroupName(name string) string {
+	if msg := checkName(name); msg != "" {
+		return msg
+	}
+	if len(validation.IsValidLabelValue(name)) > 0 {
+		return fmt.Sprintf("not a valid %s label value (at most 63 characters)", v1alpha1.PodGroupLabel)
+	}
+	return ""
 }
 
 func (e *PodShape) shape() (podShape, error) {
