@@ -228,22 +228,21 @@ func (s *Simulator) assume(state fwk.CycleState, pod *v1.Pod, chosen fwk.NodeInf
 // Keep puts a Pod that a node already holds back on that node, as the profile would account for it
 // there: PreFilter, then Filter on that node alone (whatever PreFilter would have narrowed the
 // nodes to, e.g. a gang plan made without the gang), then Reserve, which picks a share's GPU and
-// allocates DRA devices. A Pod the profile's Filter turns away is kept all the same when the node
-// has room for it (its CPU, memory and Pod count as NodeResourcesFit counts them, its GPUs as the
-// profile counts them): it is there, whatever this profile would have done; Reasons then say what
-// the Filter objected. A Pod the node has no room for is not placed.
+// allocates DRA devices. A Pod the profile's PreFilter or Filter turns away (an interconnect or
+// topology level this profile does not know, AntiStranding's hold-back) is kept all the same when
+// the node has room for it (its CPU, memory and Pod count as NodeResourcesFit counts them, its
+// GPUs as the profile counts them): it is there, whatever this profile would have done; Reasons
+// then say what the profile objected. A Pod the node has no room for is not placed.
 func (s *Simulator) Keep(pod *v1.Pod, nodeName string) (Placement, error) {
 	ni, err := s.cluster.Get(nodeName)
 	if err != nil {
 		return Placement{Reasons: map[string]int{fmt.Sprintf("node %s is not in the cluster", nodeName): 0}}, nil
 	}
 	state := framework.NewCycleState()
-	if _, status, _ := s.fw.RunPreFilterPlugins(s.ctx, state, pod); status.Code() == fwk.Error {
-		return Placement{}, status.AsError()
-	} else if !status.IsSuccess() {
-		return Placement{Reasons: map[string]int{status.Message(): 0}}, nil
+	_, status, _ := s.fw.RunPreFilterPlugins(s.ctx, state, pod)
+	if status.IsSuccess() {
+		status = s.fw.RunFilterPlugins(s.ctx, state, pod, ni)
 	}
-	status := s.fw.RunFilterPlugins(s.ctx, state, pod, ni)
 	if status.Code() == fwk.Error {
 		return Placement{}, status.AsError()
 	}
@@ -277,10 +276,10 @@ func (s *Simulator) hasRoom(pod *v1.Pod, ni fwk.NodeInfo) (bool, error) {
 		return false, err
 	}
 	demand, err := view.Demand(pod)
-	if err != nil || demand.None() {
-		return err == nil, nil
+	if err != nil {
+		return false, fmt.Errorf("pod %s: %w", pod.Name, err)
 	}
-	return view.Of(ni).Fits(demand), nil
+	return demand.None() || view.Of(ni).Fits(demand), nil
 }
 
 // Remove takes a placed Pod off its node, as a deletion does, and gives back its DRA devices. The

@@ -97,7 +97,9 @@ func WhatIf(ctx context.Context, profile Profile, cl trace.Cluster, pods []trace
 	}
 	res.KeptAgainstPolicy = today.objected
 	res.LiveAllocPct, res.LiveFragPct, res.LiveStrandedPct = today.percents(capacity)
-	err = today.placeInTurn(pending, func(gang *trace.Gang) int { return gang.MinMember - keptByGang[gang] }, func(p *trace.Pod, node string) {
+	err = today.placeInTurn(pending, func(g *trace.Gang) gangNeed {
+		return gangNeed{together: g.MinMember - keptByGang[g], size: g.MinMember}
+	}, func(p *trace.Pod, node string) {
 		res.Pending++
 		if p.GPUMilli > 0 {
 			res.PendingGPU++
@@ -121,7 +123,16 @@ func WhatIf(ctx context.Context, profile Profile, cl trace.Cluster, pods []trace
 		return nil, err
 	}
 	defer empty.cancel()
-	err = empty.placeInTurn(bound, func(*trace.Gang) int { return 1 }, func(_ *trace.Pod, node string) {
+	boundByGang := map[*trace.Gang]int{}
+	for _, p := range bound {
+		boundByGang[p.Gang]++
+	}
+	// From empty, a gang's bound members go together: they ran together (fewer than minMember when
+	// the others have left since).
+	err = empty.placeInTurn(bound, func(g *trace.Gang) gangNeed {
+		n := min(g.MinMember, boundByGang[g])
+		return gangNeed{together: n, size: n}
+	}, func(_ *trace.Pod, node string) {
 		if node == "" {
 			res.ReplacedFail++
 		} else {
@@ -176,56 +187,77 @@ func (w *whatIfSim) keep(p *trace.Pod) (bool, error) {
 	return w.note(p, outcome, err)
 }
 
-// placeInTurn places pods in their order, each gang's members together when its first member's
-// turn comes: all or nothing once need(gang) of them are there (a gang short of them waits,
-// unplaced; one that needs none more places its members one by one). done hears each Pod's node,
-// "" when it was not placed.
-func (w *whatIfSim) placeInTurn(pods []*trace.Pod, need func(*trace.Gang) int, done func(p *trace.Pod, node string)) error {
-	seen := map[*trace.Gang]bool{}
+// gangNeed is how many of a gang's members go together, all or nothing, when its first member's
+// turn comes (none: one by one), and the gang's size as Interconnect plans for it.
+type gangNeed struct{ together, size int }
+
+// placeInTurn places pods in their order. When a gang's first member's turn comes, need(gang) of
+// its members go together, all or nothing, as Coscheduling's Permit lets minMember go; a gang with
+// fewer members waits, unplaced; its other members are placed one by one in their turn. done hears
+// each Pod's node, "" when it was not placed.
+func (w *whatIfSim) placeInTurn(pods []*trace.Pod, need func(*trace.Gang) gangNeed, done func(p *trace.Pod, node string)) error {
+	started := map[*trace.Gang]bool{}
+	handled := map[*trace.Pod]bool{}
 	for i, p := range pods {
-		if p.Gang == nil || need(p.Gang) <= 0 {
-			outcome, err := w.s.Schedule(p.Pod)
-			if _, err := w.note(p, outcome, err); err != nil {
-				return err
-			}
-			done(p, outcome.Node)
+		if handled[p] {
 			continue
 		}
-		if seen[p.Gang] {
-			continue
-		}
-		seen[p.Gang] = true
-		var members []*trace.Pod
-		for _, m := range pods[i:] {
-			if m.Gang == p.Gang {
-				members = append(members, m)
+		if p.Gang != nil && !started[p.Gang] {
+			started[p.Gang] = true
+			if n := need(p.Gang); n.together > 0 {
+				var members []*trace.Pod
+				for _, m := range pods[i:] {
+					if m.Gang == p.Gang {
+						members = append(members, m)
+					}
+				}
+				if len(members) < n.together { // the gang waits: none of them is placed
+					for _, m := range members {
+						handled[m] = true
+						done(m, "")
+					}
+					continue
+				}
+				members = members[:n.together]
+				if err := w.placeGang(p, members, n.size, done); err != nil {
+					return err
+				}
+				for _, m := range members {
+					handled[m] = true
+				}
+				continue
 			}
 		}
-		if len(members) < need(p.Gang) {
-			for _, m := range members {
-				done(m, "")
-			}
-			continue
+		outcome, err := w.s.Schedule(p.Pod)
+		if _, err := w.note(p, outcome, err); err != nil {
+			return err
 		}
-		objects := make([]*v1.Pod, len(members))
-		for j, m := range members {
-			objects[j] = m.Pod
+		done(p, outcome.Node)
+	}
+	return nil
+}
+
+// placeGang places the members of first's gang together, all or nothing (ScheduleGang), the gang
+// sized size; done hears each member's node.
+func (w *whatIfSim) placeGang(first *trace.Pod, members []*trace.Pod, size int, done func(p *trace.Pod, node string)) error {
+	objects := make([]*v1.Pod, len(members))
+	for j, m := range members {
+		objects[j] = m.Pod
+	}
+	outcomes, err := w.s.ScheduleGang(first.Pod.Namespace, first.Pod.Labels[v1alpha1.PodGroupLabel], size, objects)
+	if err != nil {
+		return fmt.Errorf("gang %s: %w", first.Gang.Name, err)
+	}
+	placed := len(outcomes) == len(members) && outcomes[len(outcomes)-1].Node != ""
+	for j, m := range members {
+		var outcome Placement
+		if placed {
+			outcome = outcomes[j]
 		}
-		outcomes, err := w.s.ScheduleGang(p.Pod.Namespace, p.Pod.Labels[v1alpha1.PodGroupLabel], p.Gang.MinMember, objects)
-		if err != nil {
-			return fmt.Errorf("gang %s: %w", p.Gang.Name, err)
+		if _, err := w.note(m, outcome, nil); err != nil {
+			return err
 		}
-		placed := len(outcomes) == len(members) && outcomes[len(outcomes)-1].Node != ""
-		for j, m := range members {
-			var outcome Placement
-			if placed {
-				outcome = outcomes[j]
-			}
-			if _, err := w.note(m, outcome, nil); err != nil {
-				return err
-			}
-			done(m, outcome.Node)
-		}
+		done(m, outcome.Node)
 	}
 	return nil
 }

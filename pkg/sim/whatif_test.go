@@ -85,11 +85,13 @@ func TestWhatIfStranded(t *testing.T) {
 `, `pods:
 - {name: batch, cpu: "62", memory: 16Gi, node: gpu-0, createdAt: 0}
 - {name: train, cpu: "4", memory: 16Gi, gpus: 2, node: gpu-1, createdAt: 1}
+- {name: elsewhere, cpu: "4", memory: 16Gi, gpus: 2, node: gpu-1, createdAt: 1, interconnect: quantumlink}
 - {name: big, cpu: "4", memory: 16Gi, gpus: 4, createdAt: 2}
 - {name: big2, cpu: "4", memory: 16Gi, gpus: 4, createdAt: 3}
 `)
-	if res.Kept != 2 || res.KeptAgainstPolicy != 1 || res.WithoutRoom != 0 {
-		t.Errorf("today: %d kept, %d against policy, %d no longer fit; want 2, 1 (batch), 0", res.Kept, res.KeptAgainstPolicy, res.WithoutRoom)
+	if res.Kept != 3 || res.KeptAgainstPolicy != 2 || res.WithoutRoom != 0 {
+		t.Errorf("today: %d kept, %d against policy, %d without room; want 3, 2 (batch for AntiStranding, elsewhere for an interconnect the profile does not know), 0",
+			res.Kept, res.KeptAgainstPolicy, res.WithoutRoom)
 	}
 	if res.LiveStrandedPct != 100.0/3 {
 		t.Errorf("today: %.2f%% stranded, want 33.33%% (gpu-0's 4 GPUs have 2 CPUs left, a GPU Pod asks 4)", res.LiveStrandedPct)
@@ -98,7 +100,7 @@ func TestWhatIfStranded(t *testing.T) {
 		t.Errorf("today: %d pending placed, %v; want big on gpu-2 and big2 nowhere", res.PendingGPUPlaced, res.Placements)
 	}
 	if res.Replaced != 2 || res.StrandedPct != 0 {
-		t.Errorf("from empty: %d placed, %.2f%% stranded; want 2, 0%% (batch on the CPU node)", res.Replaced, res.StrandedPct)
+		t.Errorf("from empty: %d placed, %.2f%% stranded; want 2 (batch on the CPU node, train; elsewhere nowhere), 0%%", res.Replaced, res.StrandedPct)
 	}
 }
 
@@ -123,8 +125,8 @@ func whatIfOn(t *testing.T, clusterYAML, workloadYAML string) *WhatIfResult {
 // TestWhatIfGangs: a gang's members are placed together, sized by their PodGroup. Today, the pending
 // gang of two 4-GPU Pods that must share an InfiniBand fabric goes to the fabric with room for both
 // (member by member, the first would take the fabric with room for one, and the second would find
-// none); a gang short of its minMember waits though there is room. From empty, the bound gang finds
-// the fabric the lone Pod left whole.
+// none); a gang short of its minMember waits though there is room, and one with members beyond its
+// minMember places what fits. From empty, the bound gang finds the fabric the lone Pod left whole.
 func TestWhatIfGangs(t *testing.T) {
 	res := whatIfOn(t, `nodes:
 - {name: f1, count: 2, cpu: "64", memory: 512Gi, gpus: 4, labels: {network.gpu-scheduler.io/ib-fabric: f1}}
@@ -136,7 +138,9 @@ func TestWhatIfGangs(t *testing.T) {
 - {name: b-1, cpu: "4", gpus: 4, node: f3-1, createdAt: 1, labels: {scheduling.x-k8s.io/pod-group: b}, annotations: {gpu-scheduler.io/topology-required: ib-fabric}}
 - {name: g, count: 2, cpu: "4", gpus: 4, createdAt: 2, labels: {scheduling.x-k8s.io/pod-group: g}, annotations: {gpu-scheduler.io/topology-required: ib-fabric}}
 - {name: short, count: 2, cpu: "4", gpus: 1, createdAt: 3, labels: {scheduling.x-k8s.io/pod-group: short}}
+- {name: e, count: 2, cpu: "4", gpus: 4, createdAt: 4, labels: {scheduling.x-k8s.io/pod-group: e}}
 podGroups:
+- {name: e, minMember: 1}
 - {name: b, minMember: 2}
 - {name: g, minMember: 2}
 - {name: short, minMember: 3}
@@ -147,8 +151,13 @@ podGroups:
 	if res.Placements["g-0"] != "f2-0" && res.Placements["g-0"] != "f2-1" || res.Placements["g-1"] == "" || res.Placements["g-1"][:2] != "f2" {
 		t.Errorf("today's placements %v; want g-0 and g-1 on fabric f2, the only one with room for both", res.Placements)
 	}
-	if _, placed := res.Placements["short-0"]; placed || res.PendingGPUPlaced != 2 {
-		t.Errorf("today: %d pending GPU Pods placed, %v; want the short gang (2 of minMember 3) waiting", res.PendingGPUPlaced, res.Placements)
+	if _, placed := res.Placements["short-0"]; placed {
+		t.Errorf("today's placements %v; want the short gang (2 of minMember 3) waiting", res.Placements)
+	}
+	// The elastic gang needs one member; the second, beyond minMember, goes on its own and finds no
+	// room (all or nothing over both would place neither).
+	if res.Placements["e-0"] != "f1-1" || res.PendingGPUPlaced != 3 {
+		t.Errorf("today: %d pending GPU Pods placed, %v; want g-0, g-1 and e-0 (on f1-1)", res.PendingGPUPlaced, res.Placements)
 	}
 	if res.Replaced != 3 || res.ReplacedFail != 0 {
 		t.Errorf("from empty: %d placed, %d failed; want solo and both b members placed", res.Replaced, res.ReplacedFail)

@@ -6,6 +6,10 @@ import (
 	"math"
 )
 
+// legendRows is how many legend entries a column holds: ten profiles' today and from-empty series
+// fit in three columns and leave the plot most of the height.
+const legendRows = 8
+
 // BarSeries is one named set of bars of a BarChart: one value per group.
 type BarSeries struct {
 	Name   string
@@ -23,8 +27,10 @@ type BarChart struct {
 
 // SVG renders the chart.
 func (c *BarChart) SVG() []byte {
-	legendRows := len(c.Series)
-	top := float64(padTop + 18*legendRows + 8)
+	// The legend takes columns of up to legendRows entries above the plot.
+	cols := max(1, (len(c.Series)+legendRows-1)/legendRows)
+	rows := min(len(c.Series), legendRows)
+	top := float64(padTop + 18*rows + 8)
 	pw, ph := float64(svgW-padLeft-padRight), float64(svgH)-top-padBottom
 	yMax := c.YMax
 	if !(yMax > 0) {
@@ -35,9 +41,9 @@ func (c *BarChart) SVG() []byte {
 	var b bytes.Buffer
 	writeSVGHeader(&b, c.Title)
 	for i, s := range c.Series {
-		y := float64(padTop) + 18*float64(i)
-		fmt.Fprintf(&b, `<rect x="%d" y="%.1f" width="14" height="12" fill="%s"/>`+"\n", padLeft, y, palette[i%len(palette)])
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f">%s</text>`+"\n", padLeft+20, y+10, esc(s.Name))
+		x, y := padLeft+pw/float64(cols)*float64(i/legendRows), float64(padTop)+18*float64(i%legendRows)
+		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="14" height="12" fill="%s"/>`+"\n", x, y, palette[i%len(palette)])
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f">%s</text>`+"\n", x+20, y+10, esc(s.Name))
 	}
 	step := niceStep(yMax)
 	b.WriteString(`<g stroke="#e6e6e6" stroke-width="1">` + "\n")
