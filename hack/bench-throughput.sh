@@ -4,7 +4,9 @@
 #   hack/bench-throughput.sh [short|full|dra]
 #
 #   short  500 nodes x 8 GPUs, 1,000 GPU pods, 5 runs per profile (CI; 2-3 minutes)
-#   full   5,000 nodes x 8 GPUs, 10,000 GPU pods, 1 run per profile (tens of minutes)
+#   full   5,000 nodes x 8 GPUs, 10,000 GPU pods, 5 runs per profile (about 10 minutes): one run of a
+#          profile moves by up to 30% from the next on a shared 2-core machine, the median of five
+#          much less
 #   dra    full's cluster with half the nodes' GPUs published through DRA (a DeviceClass mapping
 #          nvidia.com/gpu, a ResourceSlice of 8 devices per node), 1 run per profile
 #
@@ -14,7 +16,7 @@
 #   {"default_pods_per_s", "gpu_scheduler_pods_per_s", "ratio", "nodes", "pods", "variant", ...}
 #
 # Environment:
-#   BENCH_COUNT     runs per profile (default: short 5, full 1)
+#   BENCH_COUNT     runs per profile (default: short 5, full 5, dra 1)
 #   BENCH_ARGS      extra test binary flags, e.g. "-v=0", or "-test.cpuprofile=/tmp/cpu.out" (each
 #                   process overwrites it; the binary is _output/bench/perf.test, for `go tool pprof`)
 #   BATCHING        off: both profiles with kube-scheduler's OpportunisticBatching gate off (it is on
@@ -30,7 +32,7 @@ variant=${1:-short}
 perf_config=performance-config.yaml
 case "$variant" in
 short) count=${BENCH_COUNT:-5} minutes_per_run=5 ;;
-full) count=${BENCH_COUNT:-1} minutes_per_run=45 ;;
+full) count=${BENCH_COUNT:-5} minutes_per_run=45 ;;
 dra) count=${BENCH_COUNT:-1} minutes_per_run=45 perf_config=performance-config-dra.yaml ;;
 -h | --help)
 	sed -n '2,/^set -e/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
