@@ -7,8 +7,11 @@ import (
 	"path/filepath"
 	"sort"
 	"testing"
+	"time"
 
 	_ "k8s.io/component-base/logs/json/register"
+	"k8s.io/component-base/metrics/testutil"
+	schedmetrics "k8s.io/kubernetes/pkg/scheduler/metrics"
 	perf "k8s.io/kubernetes/test/integration/scheduler_perf"
 	_ "sigs.k8s.io/scheduler-plugins/apis/config/scheme"
 	"sigs.k8s.io/yaml"
@@ -91,7 +94,10 @@ func BenchmarkPerfScheduling(b *testing.B) {
 		b.Fatal(err)
 	}
 	benchRuns++
+	hints := followHintsUsed()
 	perf.RunBenchmarkPerfScheduling(b, config, topicName, plugins.Registry())
+	hintsUsed := hints.stop()
+	before := len(samples)
 
 	// scheduler_perf writes the run's data items to <data-items-dir>/BenchmarkPerfScheduling_benchmark_gpu_<time>.json.
 	files, err := filepath.Glob(filepath.Join(flag.Lookup("data-items-dir").Value.String(), b.Name()+"_benchmark_"+topicName+"_*.json"))
@@ -113,6 +119,57 @@ func BenchmarkPerfScheduling(b *testing.B) {
 		}
 		samples = append(samples, s...)
 	}
+	// The count covers the whole benchmark: it belongs to a sample only where there is one.
+	if len(samples) == before+1 {
+		samples[before].HintsUsed = &hintsUsed
+	}
+}
+
+// hintFollower reads kube-scheduler's scheduler_batch_attempts_total{result="hint_used"} while a
+// workload runs: scheduler_perf resets the registry when the workload ends, before the benchmark
+// returns. The highest count read is the workload's (the Pods placed last may be missed if they
+// come within one poll of the end).
+type hintFollower struct {
+	done, stopped chan struct{}
+	highest       float64
+}
+
+const hintPoll = 100 * time.Millisecond
+
+func followHintsUsed() *hintFollower {
+	f := &hintFollower{done: make(chan struct{}), stopped: make(chan struct{})}
+	go func() {
+		defer close(f.stopped)
+		tick := time.NewTicker(hintPoll)
+		defer tick.Stop()
+		for {
+			f.read()
+			select {
+			case <-f.done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return f
+}
+
+func (f *hintFollower) read() {
+	stats := schedmetrics.BatchAttemptStats
+	if stats == nil || !stats.IsCreated() {
+		return // made and registered with the workload's scheduler
+	}
+	v, err := testutil.GetCounterMetricValue(stats.WithLabelValues(perfSchedulerName, schedmetrics.BatchAttemptHintUsed))
+	if err == nil && v > f.highest {
+		f.highest = v
+	}
+}
+
+// stop ends the reads and returns the highest count.
+func (f *hintFollower) stop() int {
+	close(f.done)
+	<-f.stopped
+	return int(f.highest)
 }
 
 // writePerfConfig writes to dir the scheduler config of the gpu-scheduler test case, derived from the

@@ -128,6 +128,9 @@ type Sample struct {
 	// PodsPerSecond is scheduler_perf's SchedulingThroughput "Average": the mean of its one-second
 	// samples of scheduled Pods.
 	PodsPerSecond float64
+	// HintsUsed counts the run's Pods that kube-scheduler placed from a batch hint
+	// (scheduler_batch_attempts_total{result="hint_used"}); nil where it was not read.
+	HintsUsed *int `json:",omitempty"`
 }
 
 // samplesFile collects, one JSON object a line, the samples of the processes of one
@@ -215,6 +218,9 @@ type Summary struct {
 	Runs                 int       `json:"runs"`
 	DefaultRuns          []float64 `json:"default_runs_pods_per_s"`
 	GPUSchedulerRuns     []float64 `json:"gpu_scheduler_runs_pods_per_s"`
+	// Pods placed from a batch hint, per run, where every run of both profiles counted them.
+	DefaultHintsUsed      []int `json:"default_runs_batch_hints_used,omitempty"`
+	GPUSchedulerHintsUsed []int `json:"gpu_scheduler_runs_batch_hints_used,omitempty"`
 }
 
 var workloadSize = regexp.MustCompile(`^(\d+)Nodes_(\d+)Pods(_|$)`)
@@ -232,16 +238,27 @@ func Summarize(workload string, samples []Sample) (Summary, error) {
 		s.Nodes, _ = strconv.Atoi(m[1])
 		s.Pods, _ = strconv.Atoi(m[2])
 	}
+	hintsKnown := true
 	for _, x := range samples {
 		if x.Workload != workload {
 			continue
 		}
+		hintsKnown = hintsKnown && x.HintsUsed != nil
 		switch x.Profile {
 		case ProfileDefault:
 			s.DefaultRuns = append(s.DefaultRuns, round(x.PodsPerSecond, 1))
+			if x.HintsUsed != nil {
+				s.DefaultHintsUsed = append(s.DefaultHintsUsed, *x.HintsUsed)
+			}
 		case ProfileGPUScheduler:
 			s.GPUSchedulerRuns = append(s.GPUSchedulerRuns, round(x.PodsPerSecond, 1))
+			if x.HintsUsed != nil {
+				s.GPUSchedulerHintsUsed = append(s.GPUSchedulerHintsUsed, *x.HintsUsed)
+			}
 		}
+	}
+	if !hintsKnown {
+		s.DefaultHintsUsed, s.GPUSchedulerHintsUsed = nil, nil
 	}
 	if len(s.DefaultRuns) == 0 || len(s.DefaultRuns) != len(s.GPUSchedulerRuns) {
 		return s, fmt.Errorf("%s: %d run(s) of %s, %d of %s; want the same number, at least one",
@@ -258,8 +275,12 @@ func Summarize(workload string, samples []Sample) (Summary, error) {
 
 // String is the line printed for a summary.
 func (s Summary) String() string {
-	return fmt.Sprintf("throughput %s (%d nodes x 8 GPUs, %d GPU pods, batching %s, median of %d run(s)): default %.1f pods/s, gpu-scheduler %.1f pods/s, ratio %.3f (goal >= 0.95)",
+	line := fmt.Sprintf("throughput %s (%d nodes x 8 GPUs, %d GPU pods, batching %s, median of %d run(s)): default %.1f pods/s, gpu-scheduler %.1f pods/s, ratio %.3f (goal >= 0.95)",
 		s.Variant, s.Nodes, s.Pods, onOff(s.Batching), s.Runs, s.DefaultPodsPerS, s.GPUSchedulerPodsPerS, s.Ratio)
+	if s.DefaultHintsUsed != nil {
+		line += fmt.Sprintf("; Pods placed from a batch hint per run: default %v, gpu-scheduler %v", s.DefaultHintsUsed, s.GPUSchedulerHintsUsed)
+	}
+	return line
 }
 
 // FileVariant names the summary's throughput-<variant>.json: the variant, marked when batching is off.

@@ -175,7 +175,7 @@ func TestParseDataItems(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Sample{{ProfileGPUScheduler, "500Nodes_1000Pods", 212.5}, {ProfileDefault, "500Nodes_1000Pods", 230}}
+	want := []Sample{{ProfileGPUScheduler, "500Nodes_1000Pods", 212.5, nil}, {ProfileDefault, "500Nodes_1000Pods", 230, nil}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
@@ -183,10 +183,10 @@ func TestParseDataItems(t *testing.T) {
 
 func TestWriteThroughputJSON(t *testing.T) {
 	samples := []Sample{
-		{ProfileDefault, "500Nodes_1000Pods", 200}, {ProfileGPUScheduler, "500Nodes_1000Pods", 190},
-		{ProfileDefault, "500Nodes_1000Pods", 220}, {ProfileGPUScheduler, "500Nodes_1000Pods", 180},
-		{ProfileDefault, "500Nodes_1000Pods", 210}, {ProfileGPUScheduler, "500Nodes_1000Pods", 199.5},
-		{ProfileDefault, "5000Nodes_10000Pods", 100},
+		{ProfileDefault, "500Nodes_1000Pods", 200, nil}, {ProfileGPUScheduler, "500Nodes_1000Pods", 190, nil},
+		{ProfileDefault, "500Nodes_1000Pods", 220, nil}, {ProfileGPUScheduler, "500Nodes_1000Pods", 180, nil},
+		{ProfileDefault, "500Nodes_1000Pods", 210, nil}, {ProfileGPUScheduler, "500Nodes_1000Pods", 199.5, nil},
+		{ProfileDefault, "5000Nodes_10000Pods", 100, nil},
 	}
 	s, err := Summarize("500Nodes_1000Pods", samples)
 	if err != nil {
@@ -217,6 +217,32 @@ func TestWriteThroughputJSON(t *testing.T) {
 	if _, err := Summarize("5000Nodes_10000Pods", samples); err == nil {
 		t.Error("Summarize with runs of one profile only: want an error")
 	}
+	if _, ok := got["default_runs_batch_hints_used"]; ok {
+		t.Errorf("batch hints written where no run counted them: %v", got)
+	}
+}
+
+// Batch hints are summarised per run where every run counted them, and left out otherwise.
+func TestSummarizeBatchHints(t *testing.T) {
+	n := func(i int) *int { return &i }
+	samples := []Sample{
+		{ProfileDefault, "500Nodes_1000Pods", 200, n(0)}, {ProfileGPUScheduler, "500Nodes_1000Pods", 190, n(120)},
+		{ProfileGPUScheduler, "500Nodes_1000Pods", 180, n(117)}, {ProfileDefault, "500Nodes_1000Pods", 220, n(0)},
+	}
+	s, err := Summarize("500Nodes_1000Pods", samples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(s.DefaultHintsUsed, []int{0, 0}) || !reflect.DeepEqual(s.GPUSchedulerHintsUsed, []int{120, 117}) {
+		t.Errorf("hints: default %v, gpu-scheduler %v; want [0 0] and [120 117]", s.DefaultHintsUsed, s.GPUSchedulerHintsUsed)
+	}
+	if !strings.Contains(s.String(), "gpu-scheduler [120 117]") {
+		t.Errorf("summary line %q does not report the hints", s)
+	}
+	samples[3].HintsUsed = nil
+	if s, _ := Summarize("500Nodes_1000Pods", samples); s.DefaultHintsUsed != nil || s.GPUSchedulerHintsUsed != nil || strings.Contains(s.String(), "hint") {
+		t.Errorf("one run without a count: hints %v %v, line %q; want none", s.DefaultHintsUsed, s.GPUSchedulerHintsUsed, s)
+	}
 }
 
 // A run with batching off says so, and writes a file of its own beside the batching one.
@@ -234,8 +260,8 @@ func TestSummaryNamesBatching(t *testing.T) {
 // The samples of a command's processes add up in one file, in order.
 func TestAppendAndReadSamples(t *testing.T) {
 	path := filepath.Join(t.TempDir(), samplesFile)
-	first := []Sample{{ProfileDefault, "5000Nodes_10000Pods", 120.5}}
-	second := []Sample{{ProfileGPUScheduler, "5000Nodes_10000Pods", 130.25}, {ProfileGPUScheduler, "500Nodes_1000Pods", 300}}
+	first := []Sample{{ProfileDefault, "5000Nodes_10000Pods", 120.5, nil}}
+	second := []Sample{{ProfileGPUScheduler, "5000Nodes_10000Pods", 130.25, nil}, {ProfileGPUScheduler, "500Nodes_1000Pods", 300, nil}}
 	for _, s := range [][]Sample{first, second} {
 		if err := AppendSamples(path, s); err != nil {
 			t.Fatal(err)
