@@ -13,7 +13,9 @@
 # Each run of each profile is a process of its own, alternating which profile starts, and each profile's median
 # SchedulingThroughput is compared. Prints both pods/s and the ratio (goal: gpu-scheduler >= 0.95x
 # default) and writes _output/bench/throughput.json (and throughput-<variant>.json):
-#   {"default_pods_per_s", "gpu_scheduler_pods_per_s", "ratio", "nodes", "pods", "variant", ...}
+#   {"default_pods_per_s", "gpu_scheduler_pods_per_s", "ratio", "nodes", "pods", "variant", ...,
+#    "<profile>_runs_pods_per_s", "<profile>_runs_batch_hints_used": per run, the Pods placed from a
+#    kube-scheduler batch hint}
 #
 # Environment:
 #   BENCH_COUNT     runs per profile (default: short 5, full 5, dra 1)
