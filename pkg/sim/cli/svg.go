@@ -31,6 +31,30 @@ type Chart struct {
 // palette is colour-blind friendly enough for a handful of profiles (Okabe-Ito, then Tableau).
 var palette = []string{"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#8c564b", "#7f7f7f", "#bcbd22", "#17becf"}
 
+// roundDash tells apart series whose colour comes round again: the palette's first round is
+// solid, each later round has a dash pattern of its own (styles repeat after 40 series).
+var roundDash = []string{"", "6,3", "2,4", "8,3,2,3"}
+
+func seriesDash(i int) string { return roundDash[i/len(palette)%len(roundDash)] }
+
+// lineStyle is the stroke of series i's line.
+func lineStyle(i int) string {
+	style := fmt.Sprintf(`stroke="%s"`, palette[i%len(palette)])
+	if d := seriesDash(i); d != "" {
+		style += fmt.Sprintf(` stroke-dasharray="%s"`, d)
+	}
+	return style
+}
+
+// barStyle is the fill of series i's bars, outlined in its round's dash after the first round.
+func barStyle(i int) string {
+	style := fmt.Sprintf(`fill="%s"`, palette[i%len(palette)])
+	if d := seriesDash(i); d != "" {
+		style += fmt.Sprintf(` stroke="#222" stroke-width="1.5" stroke-dasharray="%s"`, d)
+	}
+	return style
+}
+
 const (
 	svgW, svgH                           = 860, 520
 	padLeft, padRight, padTop, padBottom = 72, 28, 48, 62
@@ -97,7 +121,7 @@ func (c *Chart) SVG() []byte {
 
 	// Lines.
 	for i, s := range c.Series {
-		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" stroke-linejoin="round" points="`, palette[i%len(palette)])
+		fmt.Fprintf(&b, `<polyline fill="none" %s stroke-width="2" stroke-linejoin="round" points="`, lineStyle(i))
 		for k, p := range s.Points {
 			if k > 0 {
 				b.WriteByte(' ')
@@ -124,7 +148,7 @@ func (c *Chart) SVG() []byte {
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%d" fill="white" fill-opacity="0.9" stroke="#ccc"/>`+"\n", x0, y0, width, 10+18*rows)
 		for i, s := range c.Series {
 			y := y0 + 17 + 18*float64(i)
-			fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="3"/>`+"\n", x0+8, y-4, x0+30, y-4, palette[i%len(palette)])
+			fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" %s stroke-width="3"/>`+"\n", x0+8, y-4, x0+30, y-4, lineStyle(i))
 			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f">%s</text>`+"\n", x0+36, y, esc(s.Name))
 		}
 		if c.Diagonal && c.DiagonalLabel != "" {

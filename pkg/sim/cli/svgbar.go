@@ -42,7 +42,7 @@ func (c *BarChart) SVG() []byte {
 	writeSVGHeader(&b, c.Title)
 	for i, s := range c.Series {
 		x, y := padLeft+pw/float64(cols)*float64(i/legendRows), float64(padTop)+18*float64(i%legendRows)
-		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="14" height="12" fill="%s"/>`+"\n", x, y, palette[i%len(palette)])
+		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="14" height="12" %s/>`+"\n", x, y, barStyle(i))
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f">%s</text>`+"\n", x+20, y+10, esc(s.Name))
 	}
 	step := niceStep(yMax)
@@ -74,8 +74,8 @@ func (c *BarChart) SVG() []byte {
 			}
 			v := s.Values[g]
 			x, y := x0+barW*float64(i), sy(v)
-			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s: %s</title></rect>`+"\n",
-				x+1, y, barW-2, top+ph-y, palette[i%len(palette)], esc(s.Name), fmtTick(v))
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" %s><title>%s: %s</title></rect>`+"\n",
+				x+1, y, barW-2, top+ph-y, barStyle(i), esc(s.Name), fmtTick(v))
 			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" font-size="10">%s</text>`+"\n", x+barW/2, y-3, fmtValue(v))
 		}
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" font-size="13">%s</text>`+"\n", padLeft+groupW*(float64(g)+0.5), top+ph+22, esc(name))
