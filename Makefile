@@ -55,7 +55,7 @@ bench: ## Plugin micro-benchmarks beside NodeResourcesFit, then scheduler_perf t
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 $(BENCH_PKGS)
 	hack/bench-throughput.sh short
 
-bench-full: ## scheduler_perf throughput at 5,000 nodes x 8 GPUs and 10,000 GPU pods, 5 runs per profile (about 10 minutes).
+bench-full: ## scheduler_perf throughput at 5,000 nodes x 8 GPUs and 10,000 GPU pods, 5 runs per profile (10-11 minutes).
 	hack/bench-throughput.sh full
 
 verify: ## gofmt, go vet and generated code up to date.

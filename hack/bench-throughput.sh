@@ -4,9 +4,9 @@
 #   hack/bench-throughput.sh [short|full|dra]
 #
 #   short  500 nodes x 8 GPUs, 1,000 GPU pods, 5 runs per profile (CI; 2-3 minutes)
-#   full   5,000 nodes x 8 GPUs, 10,000 GPU pods, 5 runs per profile (about 10 minutes): one run of a
-#          profile moves by up to 30% from the next on a shared 2-core machine, the median of five
-#          much less
+#   full   5,000 nodes x 8 GPUs, 10,000 GPU pods, 5 runs per profile (10-11 minutes on 2 cores): one
+#          run of a profile can be 30% below the next, and the median of five moves less (see
+#          docs/results.md for how much)
 #   dra    full's cluster with half the nodes' GPUs published through DRA (a DeviceClass mapping
 #          nvidia.com/gpu, a ResourceSlice of 8 devices per node), 1 run per profile
 #
@@ -14,8 +14,9 @@
 # SchedulingThroughput is compared. Prints both pods/s and the ratio (goal: gpu-scheduler >= 0.95x
 # default) and writes _output/bench/throughput.json (and throughput-<variant>.json):
 #   {"default_pods_per_s", "gpu_scheduler_pods_per_s", "ratio", "nodes", "pods", "variant", ...,
-#    "<profile>_runs_pods_per_s", "<profile>_runs_batch_hints_used": per run, the Pods placed from a
-#    kube-scheduler batch hint}
+#    "default_runs_pods_per_s", "gpu_scheduler_runs_pods_per_s" (each run),
+#    "default_runs_batch_hints_used", "gpu_scheduler_runs_batch_hints_used" (each run's Pods placed
+#    from a kube-scheduler batch hint; left out unless every run of both profiles counted them)}
 #
 # Environment:
 #   BENCH_COUNT     runs per profile (default: short 5, full 5, dra 1)

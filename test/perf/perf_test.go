@@ -94,9 +94,12 @@ func BenchmarkPerfScheduling(b *testing.B) {
 		b.Fatal(err)
 	}
 	benchRuns++
+	// The scheduler registers its metrics when it starts; registering them first (once per process)
+	// lets the follower read them with no race against that.
+	schedmetrics.Register()
 	hints := followHintsUsed()
 	perf.RunBenchmarkPerfScheduling(b, config, topicName, plugins.Registry())
-	hintsUsed := hints.stop()
+	hintsUsed, counted := hints.stop()
 	before := len(samples)
 
 	// scheduler_perf writes the run's data items to <data-items-dir>/BenchmarkPerfScheduling_benchmark_gpu_<time>.json.
@@ -120,7 +123,7 @@ func BenchmarkPerfScheduling(b *testing.B) {
 		samples = append(samples, s...)
 	}
 	// The count covers the whole benchmark: it belongs to a sample only where there is one.
-	if len(samples) == before+1 {
+	if counted && len(samples) == before+1 {
 		samples[before].HintsUsed = &hintsUsed
 	}
 }
@@ -132,6 +135,7 @@ func BenchmarkPerfScheduling(b *testing.B) {
 type hintFollower struct {
 	done, stopped chan struct{}
 	highest       float64
+	read          bool // a value was read at least once
 }
 
 const hintPoll = 100 * time.Millisecond
@@ -143,7 +147,7 @@ func followHintsUsed() *hintFollower {
 		tick := time.NewTicker(hintPoll)
 		defer tick.Stop()
 		for {
-			f.read()
+			f.poll()
 			select {
 			case <-f.done:
 				return
@@ -154,22 +158,24 @@ func followHintsUsed() *hintFollower {
 	return f
 }
 
-func (f *hintFollower) read() {
+func (f *hintFollower) poll() {
 	stats := schedmetrics.BatchAttemptStats
 	if stats == nil || !stats.IsCreated() {
-		return // made and registered with the workload's scheduler
+		return
 	}
 	v, err := testutil.GetCounterMetricValue(stats.WithLabelValues(perfSchedulerName, schedmetrics.BatchAttemptHintUsed))
-	if err == nil && v > f.highest {
-		f.highest = v
+	if err != nil {
+		return
 	}
+	f.read = true
+	f.highest = max(f.highest, v)
 }
 
-// stop ends the reads and returns the highest count.
-func (f *hintFollower) stop() int {
+// stop ends the reads and returns the highest count, and whether the counter could be read at all.
+func (f *hintFollower) stop() (int, bool) {
 	close(f.done)
 	<-f.stopped
-	return int(f.highest)
+	return int(f.highest), f.read
 }
 
 // writePerfConfig writes to dir the scheduler config of the gpu-scheduler test case, derived from the

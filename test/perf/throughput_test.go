@@ -261,7 +261,8 @@ func TestSummaryNamesBatching(t *testing.T) {
 func TestAppendAndReadSamples(t *testing.T) {
 	path := filepath.Join(t.TempDir(), samplesFile)
 	first := []Sample{{ProfileDefault, "5000Nodes_10000Pods", 120.5, nil}}
-	second := []Sample{{ProfileGPUScheduler, "5000Nodes_10000Pods", 130.25, nil}, {ProfileGPUScheduler, "500Nodes_1000Pods", 300, nil}}
+	hints := 1245
+	second := []Sample{{ProfileGPUScheduler, "5000Nodes_10000Pods", 130.25, &hints}, {ProfileGPUScheduler, "500Nodes_1000Pods", 300, nil}}
 	for _, s := range [][]Sample{first, second} {
 		if err := AppendSamples(path, s); err != nil {
 			t.Fatal(err)

@@ -32,8 +32,9 @@ type Chart struct {
 var palette = []string{"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#8c564b", "#7f7f7f", "#bcbd22", "#17becf"}
 
 // roundDash tells apart series whose colour comes round again: the palette's first round is
-// solid, each later round has a dash pattern of its own (styles repeat after 40 series).
-var roundDash = []string{"", "6,3", "2,4", "8,3,2,3"}
+// solid, each later round has a dash pattern of its own (styles repeat after 40 series), unlike
+// the 100% marker's (6,4) and the diagonal's (2,3).
+var roundDash = []string{"", "10,4", "1,3", "12,3,3,3"}
 
 func seriesDash(i int) string { return roundDash[i/len(palette)%len(roundDash)] }
 

@@ -41,14 +41,15 @@ func TestSeriesStylesPastThePalette(t *testing.T) {
 			t.Fatalf("%s: not XML: %v", name, err)
 		}
 		// Series 10-19 (first dash) and 20 (second), each in the chart and in the legend.
-		if got := strings.Count(svg, `stroke-dasharray="6,3"`); got != 2*len(palette) {
+		if got := strings.Count(svg, `stroke-dasharray="10,4"`); got != 2*len(palette) {
 			t.Errorf("%s: %d marks in the second round's dash, want %d", name, got, 2*len(palette))
 		}
-		if got := strings.Count(svg, `stroke-dasharray="2,4"`); got != 2 {
+		if got := strings.Count(svg, `stroke-dasharray="1,3"`); got != 2 {
 			t.Errorf("%s: %d marks in the third round's dash, want 2", name, got)
 		}
 	}
 	if lineStyle(0) == lineStyle(len(palette)) || barStyle(0) == barStyle(len(palette)) {
-		t.Errorf("series 0 and %d look alike: %q %q", len(palette), lineStyle(0), barStyle(0))
+		t.Errorf("series 0 and %d look alike: lines %q %q, bars %q %q", len(palette),
+			lineStyle(0), lineStyle(len(palette)), barStyle(0), barStyle(len(palette)))
 	}
 }
